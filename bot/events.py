@@ -1,0 +1,106 @@
+"""The platform-neutral vocabulary between transports and flows.
+
+Transports turn a platform update into an :class:`Event` and render an :class:`Outgoing`
+back; nothing else crosses the boundary, so a flow written once runs on every platform.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+
+class EventKind(StrEnum):
+    TEXT = "text"
+    COMMAND = "command"
+    BUTTON = "button"
+    PHOTO = "photo"
+    LOCATION = "location"
+    CONTACT = "contact"
+    VOICE = "voice"
+    DOCUMENT = "document"
+
+
+@dataclass(frozen=True)
+class Event:
+    """Something a user did. ``user`` is platform-qualified (``telegram:42``, ``console:rider``)."""
+
+    user: str
+    kind: EventKind
+    text: str = ""
+    command: str = ""
+    data: str = ""
+    file: Path | None = None
+    latitude: float | None = None
+    longitude: float | None = None
+    phone: str = ""
+    update_key: str | None = None
+    """Identifies a platform delivery, so a redelivered update is recognised and ignored."""
+
+
+@dataclass(frozen=True)
+class Button:
+    label: str
+    data: str
+
+
+@dataclass(frozen=True)
+class Venue:
+    latitude: float
+    longitude: float
+    title: str
+    address: str
+
+
+class Request(StrEnum):
+    """Asks the app for something only it can give with one tap."""
+
+    LOCATION = "location"
+    CONTACT = "contact"
+
+
+@dataclass(frozen=True)
+class Reply:
+    text: str = ""
+    buttons: tuple[tuple[Button, ...], ...] = ()
+    photo: str | None = None
+    document: str | None = None
+    venue: Venue | None = None
+    request: Request | None = None
+    request_label: str = ""
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, raw: str) -> Reply:
+        data: dict[str, Any] = json.loads(raw)
+        buttons = tuple(tuple(Button(**b) for b in row) for row in data.pop("buttons"))
+        venue = Venue(**data.pop("venue")) if data.get("venue") else None
+        data.pop("venue", None)
+        request = Request(data.pop("request")) if data.get("request") else None
+        data.pop("request", None)
+        return cls(buttons=buttons, venue=venue, request=request, **data)
+
+    def flat_buttons(self) -> list[Button]:
+        return [button for row in self.buttons for button in row]
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A reply addressed to a user, stored in the outbox before any transport sends it."""
+
+    id: int
+    recipient: str
+    reply: Reply = field(default_factory=Reply)
+
+    @property
+    def platform(self) -> str:
+        return self.recipient.split(":", 1)[0]
+
+    @property
+    def address(self) -> str:
+        return self.recipient.split(":", 1)[1]

@@ -1,0 +1,37 @@
+"""The message catalog: every user-facing string, Chinese first, English second.
+
+Strings live in ``messages.toml`` as ``[key] zh = … en = …`` so a missing translation shows
+up right beside its original. Placeholders use ``str.format`` names.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from functools import cache
+from importlib import resources
+
+LANGS: tuple[str, ...] = ("zh", "en")
+DEFAULT_LANG = "zh"
+
+
+class Catalog:
+    def __init__(self, messages: dict[str, dict[str, str]]) -> None:
+        self._messages = messages
+
+    def keys(self) -> set[str]:
+        return set(self._messages)
+
+    def entry(self, key: str) -> dict[str, str]:
+        return self._messages[key]
+
+    def t(self, lang: str, key: str, /, **params: object) -> str:
+        """The text for ``key`` in ``lang``, falling back to Chinese; a missing key raises."""
+        entry = self._messages[key]
+        template = entry.get(lang) or entry[DEFAULT_LANG]
+        return template.format(**params) if params else template
+
+
+@cache
+def catalog() -> Catalog:
+    raw = resources.files("bot").joinpath("messages.toml").read_text(encoding="utf-8")
+    return Catalog(tomllib.loads(raw))

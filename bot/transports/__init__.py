@@ -1,0 +1,1 @@
+"""Platform adapters. The only place that knows Telegram, WeCom or a terminal."""

@@ -1,0 +1,134 @@
+"""The console transport: one event per input line, every message printed as a block.
+
+It serves a person at a terminal and a piped script alike, and lets one script play several
+users (``!as ID``), which is how flows are tried end to end without any platform.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shlex
+import sys
+from pathlib import Path
+from typing import TextIO
+
+from bot.app import App
+from bot.events import Event, EventKind, Outgoing
+
+PLATFORM = "console"
+
+
+class ConsoleInputError(ValueError):
+    """A ``!`` line the console cannot understand; told to the person typing, not the bot."""
+
+
+def render(message: Outgoing) -> str:
+    """The printed block: ``== to ID ==``, the text, extras, then ``[N] label`` per button."""
+    reply = message.reply
+    lines = [f"== to {message.address} =="]
+    if reply.text:
+        lines.append(reply.text)
+    if reply.photo:
+        lines.append(f"(photo: {reply.photo})")
+    if reply.document:
+        lines.append(f"(document: {reply.document})")
+    if reply.venue:
+        venue = reply.venue
+        lines.append(
+            f"(venue: {venue.title} | {venue.address} | {venue.latitude:.6f},{venue.longitude:.6f})"
+        )
+    lines.extend(f"[{n}] {button.label}" for n, button in enumerate(reply.flat_buttons(), 1))
+    return "\n".join(lines)
+
+
+class Console:
+    def __init__(self, app: App, user: str, out: TextIO) -> None:
+        self.app = app
+        self.user = user
+        self.out = out
+
+    @property
+    def user_id(self) -> str:
+        return f"{PLATFORM}:{self.user}"
+
+    async def event_for(self, line: str) -> Event | None:
+        """Turns an input line into an event; ``!as`` switches user and yields none."""
+        if line.startswith("/"):
+            command, _, args = line[1:].partition(" ")
+            return Event(self.user_id, EventKind.COMMAND, command=command.lower(), text=args)
+        if not line.startswith("!"):
+            return Event(self.user_id, EventKind.TEXT, text=line)
+        try:
+            verb, *args = shlex.split(line[1:])
+        except ValueError as bad:
+            raise ConsoleInputError(str(bad)) from None
+        return await self._bang(verb, args)
+
+    async def _bang(self, verb: str, args: list[str]) -> Event | None:
+        match verb, args:
+            case "as", [user]:
+                self.user = user
+                return None
+            case "tap", [number] if number.isdigit():
+                return await self._tap(int(number))
+            case "photo", [path]:
+                return Event(self.user_id, EventKind.PHOTO, file=_existing(path))
+            case "voice", [path]:
+                return Event(self.user_id, EventKind.VOICE, file=_existing(path))
+            case "doc", [path]:
+                return Event(self.user_id, EventKind.DOCUMENT, file=_existing(path))
+            case "loc", [lat, lon]:
+                try:
+                    latitude, longitude = float(lat), float(lon)
+                except ValueError:
+                    raise ConsoleInputError("usage: !loc LAT LON") from None
+                return Event(
+                    self.user_id, EventKind.LOCATION, latitude=latitude, longitude=longitude
+                )
+            case "contact", [phone]:
+                return Event(self.user_id, EventKind.CONTACT, phone=phone)
+        raise ConsoleInputError(
+            "lines: text, /command, !tap N, !photo PATH, !voice PATH, !doc PATH, "
+            "!loc LAT LON, !contact PHONE, !as ID"
+        )
+
+    async def _tap(self, number: int) -> Event:
+        last = await self.app.last_buttons(self.user_id)
+        buttons = last.flat_buttons() if last else []
+        if not 1 <= number <= len(buttons):
+            raise ConsoleInputError(f"no button [{number}] in the last message to {self.user}")
+        return Event(self.user_id, EventKind.BUTTON, data=buttons[number - 1].data)
+
+    async def deliver(self) -> None:
+        for message in await self.app.unsent(PLATFORM):
+            print(render(message), file=self.out, flush=True)
+            await self.app.mark_sent(message.id)
+
+    async def run(self, lines: TextIO) -> None:
+        await self.deliver()
+        while True:
+            line = await asyncio.to_thread(lines.readline)
+            if not line:
+                return
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            try:
+                event = await self.event_for(line)
+            except ConsoleInputError as bad:
+                print(f"!! {bad}", file=self.out, flush=True)
+                continue
+            if event is not None:
+                await self.app.handle(event)
+                await self.deliver()
+
+
+def _existing(path: str) -> Path:
+    file = Path(path).expanduser()
+    if not file.is_file():
+        raise ConsoleInputError(f"no such file: {path}")
+    return file.resolve()
+
+
+async def run_console(app: App, user: str, lines: TextIO = sys.stdin) -> None:
+    await Console(app, user, sys.stdout).run(lines)

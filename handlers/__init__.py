@@ -1,0 +1,1 @@
+"""Conversations. Flows speak only through ``bot.events`` and ``storage``; never a platform."""

@@ -1,0 +1,42 @@
+"""Actions: what a user can start by a command or a main-menu button."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from handlers.context import Context
+from handlers.engine import Flow
+
+
+class Role(StrEnum):
+    RIDER = "rider"
+    ADMIN = "admin"
+
+
+@dataclass(frozen=True)
+class Action:
+    name: str
+    run: Callable[[Context, str], Awaitable[None]]
+    """Called with the command's arguments, or the part of the button data after the name."""
+    commands: tuple[str, ...] = ()
+    menu_label: str | None = None
+    during_flow: bool = False
+    """May run while a flow is in progress (help, language, cancel) without abandoning it."""
+    role: Role = Role.RIDER
+
+
+@dataclass(frozen=True)
+class Registry:
+    actions: tuple[Action, ...]
+    flows: dict[str, Flow]
+
+    def by_command(self, command: str) -> Action | None:
+        return next((a for a in self.actions if command in a.commands), None)
+
+    def by_name(self, name: str) -> Action | None:
+        return next((a for a in self.actions if a.name == name), None)
+
+    def menu(self) -> tuple[tuple[str, str], ...]:
+        return tuple((a.menu_label, a.name) for a in self.actions if a.menu_label)

@@ -1,0 +1,93 @@
+"""What a handler sees while it handles one event: the transaction, the user, the clock."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from bot.config import Settings
+from bot.events import Button, Reply, Request
+from bot.i18n import Catalog
+from storage import outbox, users
+from storage.conversations import Conversation
+from storage.db import Tx
+from storage.users import User
+
+MENU_SCOPE = "m"
+"""Button data ``m:<action>`` starts an action and is valid at any time."""
+
+
+@dataclass
+class Context:
+    tx: Tx
+    user: User
+    now: datetime
+    settings: Settings
+    catalog: Catalog
+    conversation: Conversation | None = None
+    menu_items: tuple[tuple[str, str], ...] = ()
+    show_step_again: bool = False
+    """Set by an action run mid-flow (help, language) so the rider sees where they were."""
+    sent: list[int] = field(default_factory=list)
+
+    @property
+    def is_admin(self) -> bool:
+        return self.user.id in self.settings.admins
+
+    @property
+    def lang(self) -> str:
+        return self.user.lang
+
+    def t(self, key: str, /, **params: object) -> str:
+        return self.catalog.t(self.lang, key, **params)
+
+    def button(self, label_key: str, value: str, **params: object) -> Button:
+        """A button of the current conversation: its data carries the conversation's token,
+        so a button left over from an earlier conversation is recognised as stale."""
+        token = self.conversation.token if self.conversation else MENU_SCOPE
+        return Button(self.t(label_key, **params), f"{token}:{value}")
+
+    def menu_button(self, label_key: str, action: str, **params: object) -> Button:
+        return Button(self.t(label_key, **params), f"{MENU_SCOPE}:{action}")
+
+    async def reply(
+        self,
+        text: str,
+        buttons: tuple[tuple[Button, ...], ...] = (),
+        *,
+        photo: str | None = None,
+        document: str | None = None,
+        request: Request | None = None,
+        request_label: str = "",
+    ) -> None:
+        await self.send(
+            self.user.id,
+            Reply(
+                text=text,
+                buttons=buttons,
+                photo=photo,
+                document=document,
+                request=request,
+                request_label=request_label,
+            ),
+        )
+
+    async def show_menu(self, intro_key: str = "menu.title") -> None:
+        buttons = [self.menu_button(label, action) for label, action in self.menu_items]
+        await self.reply(self.t(intro_key), rows(buttons, 2))
+
+    async def say(self, key: str, /, **params: object) -> None:
+        await self.reply(self.t(key, **params))
+
+    async def send(self, recipient: str, reply: Reply) -> None:
+        self.sent.append(await outbox.add(self.tx, recipient, reply, self.now))
+
+    async def push(self, recipient: str, key: str, /, **params: object) -> None:
+        """A message to someone else, in their own language."""
+        lang = (await users.langs_of(self.tx, [recipient])).get(recipient, self.lang)
+        await self.send(recipient, Reply(text=self.catalog.t(lang, key, **params)))
+
+
+def rows(buttons: list[Button], per_row: int) -> tuple[tuple[Button, ...], ...]:
+    """Lays buttons out in rows: two or three a row are easy to hit with a thumb."""
+    return tuple(tuple(buttons[i : i + per_row]) for i in range(0, len(buttons), per_row))

@@ -1,0 +1,140 @@
+"""Routes each event to an action or to the flow in progress, in one transaction.
+
+The transaction covers the record of the delivery, the conversation, the domain change and the
+outbox, so an update handled twice changes nothing the second time, and a reference number is
+never announced unless the change behind it committed.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+
+from bot.clock import Clock
+from bot.config import Settings
+from bot.events import Event, EventKind, Reply
+from bot.i18n import Catalog
+from handlers import engine
+from handlers.actions import Action, Registry, Role
+from handlers.context import MENU_SCOPE, Context
+from storage import conversations, outbox, updates, users
+from storage.db import Database
+
+log = logging.getLogger(__name__)
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        clock: Clock,
+        registry: Registry,
+        catalog: Catalog,
+    ) -> None:
+        self._db = db
+        self._settings = settings
+        self._clock = clock
+        self._registry = registry
+        self._catalog = catalog
+
+    async def handle(self, event: Event) -> bool:
+        """Handles one event; False when it was a redelivery and nothing was done."""
+        try:
+            async with self._db.transaction() as tx:
+                now = self._clock.now()
+                if event.update_key and not await updates.claim(tx, event.update_key, now):
+                    return False
+                user = await users.touch(tx, event.user, now)
+                ctx = Context(
+                    tx=tx,
+                    user=user,
+                    now=now,
+                    settings=self._settings,
+                    catalog=self._catalog,
+                    conversation=await conversations.get(tx, user.id),
+                    menu_items=self._registry.menu(),
+                )
+                await self._expire_stale_draft(ctx)
+                await self._route(ctx, event)
+                if ctx.conversation is None:
+                    await conversations.delete(tx, user.id)
+                else:
+                    await conversations.save(tx, ctx.conversation)
+        except Exception:
+            log.exception(
+                "handling %s from %s failed (update %s)", event.kind, event.user, event.update_key
+            )
+            await self._apologise(event)
+        return True
+
+    async def _apologise(self, event: Event) -> None:
+        """Tells the user something went wrong, and records the delivery so a poisonous
+        update is not retried forever."""
+        async with self._db.transaction() as tx:
+            now = self._clock.now()
+            if event.update_key:
+                await updates.claim(tx, event.update_key, now)
+            user = await users.touch(tx, event.user, now)
+            text = self._catalog.t(user.lang, "error.internal")
+            await outbox.add(tx, user.id, Reply(text=text), now)
+
+    async def _expire_stale_draft(self, ctx: Context) -> None:
+        conv = ctx.conversation
+        if conv is None or ctx.now - conv.updated_at < self._settings.draft_ttl:
+            return
+        flow = self._registry.flows.get(conv.flow)
+        title = ctx.t(flow.title_key) if flow else conv.flow
+        minutes = int(self._settings.draft_ttl.total_seconds() // 60)
+        await ctx.say("flow.expired", title=title, minutes=minutes)
+        ctx.conversation = None
+
+    async def _route(self, ctx: Context, event: Event) -> None:
+        if event.kind is EventKind.COMMAND:
+            action = self._registry.by_command(event.command)
+            if action is None:
+                await ctx.say("hint.unknown_command", command=event.command)
+                return
+            await self._run(ctx, action, event.text)
+            return
+        if event.kind is EventKind.BUTTON:
+            await self._button(ctx, event)
+            return
+        if ctx.conversation is None:
+            await ctx.show_menu("hint.no_flow")
+            return
+        await engine.feed(ctx, self._flow(ctx), event)
+
+    async def _button(self, ctx: Context, event: Event) -> None:
+        scope, _, value = event.data.partition(":")
+        if scope == MENU_SCOPE:
+            name, _, argument = value.partition(":")
+            action = self._registry.by_name(name)
+            if action is None:
+                await ctx.say("hint.unknown_button")
+                return
+            await self._run(ctx, action, argument)
+            return
+        if ctx.conversation is not None and scope == ctx.conversation.token:
+            await engine.feed(ctx, self._flow(ctx), replace(event, data=value))
+            return
+        await ctx.say("hint.stale_button")
+        if ctx.conversation is not None:
+            await engine.reprompt(ctx, self._flow(ctx))
+
+    async def _run(self, ctx: Context, action: Action, argument: str) -> None:
+        if action.role is Role.ADMIN and not ctx.is_admin:
+            await ctx.say("hint.not_allowed")
+            return
+        if ctx.conversation is not None and not action.during_flow:
+            flow = self._flow(ctx)
+            await ctx.say("flow.busy", title=ctx.t(flow.title_key))
+            await engine.reprompt(ctx, flow)
+            return
+        await action.run(ctx, argument.strip())
+        if ctx.show_step_again and ctx.conversation is not None:
+            await engine.reprompt(ctx, self._flow(ctx))
+
+    def _flow(self, ctx: Context) -> engine.Flow:
+        assert ctx.conversation is not None
+        return self._registry.flows[ctx.conversation.flow]

@@ -1,0 +1,1 @@
+"""Every SQL statement of nuanxin lives in this package, one module per aggregate."""

@@ -1,0 +1,65 @@
+"""The current step and draft of each user's conversation, so any process can resume it."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from storage.db import Tx
+from storage.timefmt import from_db, to_db
+
+
+@dataclass
+class Conversation:
+    user_id: str
+    flow: str
+    step: str
+    token: str
+    started_at: datetime
+    updated_at: datetime
+    draft: dict[str, Any] = field(default_factory=dict)
+
+
+async def get(tx: Tx, user_id: str) -> Conversation | None:
+    async with tx.execute(
+        "SELECT user_id, flow, step, draft, token, started_at, updated_at "
+        "FROM conversations WHERE user_id = ?",
+        (user_id,),
+    ) as cursor:
+        row = await cursor.fetchone()
+    if row is None:
+        return None
+    return Conversation(
+        user_id=row["user_id"],
+        flow=row["flow"],
+        step=row["step"],
+        token=row["token"],
+        started_at=from_db(row["started_at"]),
+        updated_at=from_db(row["updated_at"]),
+        draft=json.loads(row["draft"]),
+    )
+
+
+async def save(tx: Tx, conv: Conversation) -> None:
+    await tx.execute(
+        "INSERT INTO conversations (user_id, flow, step, draft, token, started_at, updated_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(user_id) DO UPDATE SET "
+        "flow = excluded.flow, step = excluded.step, draft = excluded.draft, "
+        "token = excluded.token, started_at = excluded.started_at, "
+        "updated_at = excluded.updated_at",
+        (
+            conv.user_id,
+            conv.flow,
+            conv.step,
+            json.dumps(conv.draft, ensure_ascii=False),
+            conv.token,
+            to_db(conv.started_at),
+            to_db(conv.updated_at),
+        ),
+    )
+
+
+async def delete(tx: Tx, user_id: str) -> None:
+    await tx.execute("DELETE FROM conversations WHERE user_id = ?", (user_id,))

@@ -1,0 +1,77 @@
+"""Identity declarations (亮身份、亮职责、亮承诺): one per rider, deleted on withdrawal."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from datetime import datetime
+
+from storage.db import Tx
+from storage.timefmt import from_db, to_db
+
+
+@dataclass(frozen=True)
+class Declaration:
+    user_id: str
+    name: str
+    phone: str
+    platform: str
+    station: str
+    city: str
+    district: str
+    political_status: str
+    party_registration: str | None
+    wants_branch: bool | None
+    duty: str
+    pledge: str
+    status: str
+    consent_at: datetime
+    created_at: datetime
+    updated_at: datetime
+
+
+_COLUMNS = ", ".join(f.name for f in fields(Declaration))
+_TIMES = ("consent_at", "created_at", "updated_at")
+
+
+def _from_row(row: dict[str, object]) -> Declaration:
+    values = dict(row)
+    for name in _TIMES:
+        values[name] = from_db(str(values[name]))
+    if values["wants_branch"] is not None:
+        values["wants_branch"] = bool(values["wants_branch"])
+    return Declaration(**values)  # type: ignore[arg-type]
+
+
+async def get(tx: Tx, user_id: str) -> Declaration | None:
+    async with tx.execute(
+        f"SELECT {_COLUMNS} FROM declarations WHERE user_id = ?", (user_id,)
+    ) as cursor:
+        row = await cursor.fetchone()
+    return _from_row(dict(row)) if row else None
+
+
+async def save(tx: Tx, declaration: Declaration) -> None:
+    """Inserts or replaces; an update goes back to pending, as a secretary must see it again."""
+    values = [getattr(declaration, f.name) for f in fields(Declaration)]
+    values = [to_db(v) if isinstance(v, datetime) else v for v in values]
+    marks = ", ".join("?" * len(values))
+    updates = ", ".join(
+        f"{f.name} = excluded.{f.name}"
+        for f in fields(Declaration)
+        if f.name not in ("user_id", "created_at")
+    )
+    await tx.execute(
+        f"INSERT INTO declarations ({_COLUMNS}) VALUES ({marks}) "
+        f"ON CONFLICT(user_id) DO UPDATE SET {updates}",
+        values,
+    )
+
+
+async def delete(tx: Tx, user_id: str) -> bool:
+    cursor = await tx.execute("DELETE FROM declarations WHERE user_id = ?", (user_id,))
+    return cursor.rowcount > 0
+
+
+async def all_declarations(tx: Tx) -> list[Declaration]:
+    async with tx.execute(f"SELECT {_COLUMNS} FROM declarations ORDER BY created_at") as cur:
+        return [_from_row(dict(row)) for row in await cur.fetchall()]

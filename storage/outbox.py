@@ -1,0 +1,47 @@
+"""Messages to send, written in the same transaction as the change they announce.
+
+A transport sends what is unsent and marks it; after a crash, whatever was committed but not
+yet sent goes out on the next start, so no confirmation is lost and none is invented.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from bot.events import Outgoing, Reply
+from storage.db import Tx
+from storage.timefmt import to_db
+
+
+async def add(tx: Tx, recipient: str, reply: Reply, now: datetime) -> int:
+    cursor = await tx.execute(
+        "INSERT INTO outbox (recipient, payload, has_buttons, created_at) VALUES (?, ?, ?, ?)",
+        (recipient, reply.to_json(), 1 if reply.buttons else 0, to_db(now)),
+    )
+    assert cursor.lastrowid is not None
+    return cursor.lastrowid
+
+
+async def unsent(tx: Tx, platform: str, limit: int = 500) -> list[Outgoing]:
+    async with tx.execute(
+        "SELECT id, recipient, payload FROM outbox "
+        "WHERE sent_at IS NULL AND recipient LIKE ? ORDER BY id LIMIT ?",
+        (f"{platform}:%", limit),
+    ) as cursor:
+        rows = await cursor.fetchall()
+    return [Outgoing(row["id"], row["recipient"], Reply.from_json(row["payload"])) for row in rows]
+
+
+async def mark_sent(tx: Tx, message_id: int, now: datetime) -> None:
+    await tx.execute("UPDATE outbox SET sent_at = ? WHERE id = ?", (to_db(now), message_id))
+
+
+async def last_with_buttons(tx: Tx, recipient: str) -> Reply | None:
+    """The newest message to this user that carried buttons (what a tap refers to)."""
+    async with tx.execute(
+        "SELECT payload FROM outbox WHERE recipient = ? AND has_buttons = 1 "
+        "ORDER BY id DESC LIMIT 1",
+        (recipient,),
+    ) as cursor:
+        row = await cursor.fetchone()
+    return Reply.from_json(row["payload"]) if row else None

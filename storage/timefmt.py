@@ -1,0 +1,11 @@
+"""One text form for instants in the database, so that they sort as they compare."""
+
+from datetime import UTC, datetime
+
+
+def to_db(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def from_db(text: str) -> datetime:
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)

@@ -1,0 +1,47 @@
+"""Users: anyone who ever wrote to the bot, on any platform, with their language."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from storage.db import Tx
+from storage.timefmt import to_db
+
+
+@dataclass(frozen=True)
+class User:
+    id: str
+    lang: str
+
+
+async def touch(tx: Tx, user_id: str, now: datetime) -> User:
+    """Returns the user, creating them on first contact."""
+    stamp = to_db(now)
+    await tx.execute(
+        "INSERT INTO users (id, created_at, last_seen_at) VALUES (?, ?, ?) "
+        "ON CONFLICT(id) DO UPDATE SET last_seen_at = excluded.last_seen_at",
+        (user_id, stamp, stamp),
+    )
+    user = await get(tx, user_id)
+    assert user is not None
+    return user
+
+
+async def get(tx: Tx, user_id: str) -> User | None:
+    async with tx.execute("SELECT id, lang FROM users WHERE id = ?", (user_id,)) as cursor:
+        row = await cursor.fetchone()
+    return User(id=row["id"], lang=row["lang"]) if row else None
+
+
+async def set_lang(tx: Tx, user_id: str, lang: str) -> None:
+    await tx.execute("UPDATE users SET lang = ? WHERE id = ?", (lang, user_id))
+
+
+async def langs_of(tx: Tx, user_ids: list[str]) -> dict[str, str]:
+    """Languages of several recipients at once, for pushes to people other than the sender."""
+    if not user_ids:
+        return {}
+    marks = ",".join("?" * len(user_ids))
+    async with tx.execute(f"SELECT id, lang FROM users WHERE id IN ({marks})", user_ids) as cur:
+        return {row["id"]: row["lang"] for row in await cur.fetchall()}
