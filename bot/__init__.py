@@ -1,1 +1,1 @@
-"""nuanxin (暖新): one chatbot core for delivery riders, served on Telegram, WeCom and a console."""
+"""nuanxin (暖新): one chatbot core for delivery riders, on Telegram, WeCom and a console."""

@@ -26,7 +26,7 @@ class EventKind(StrEnum):
 
 @dataclass(frozen=True)
 class Event:
-    """Something a user did. ``user`` is platform-qualified (``telegram:42``, ``console:rider``)."""
+    """Something a user did; ``user`` is platform-qualified: ``telegram:42``, ``console:rider``."""
 
     user: str
     kind: EventKind

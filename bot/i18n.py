@@ -18,7 +18,7 @@ class Catalog:
     def __init__(self, messages: dict[str, dict[str, str]]) -> None:
         self._messages = messages
 
-    def keys(self) -> set[str]:
+    def all_keys(self) -> set[str]:
         return set(self._messages)
 
     def entry(self, key: str) -> dict[str, str]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -30,7 +30,7 @@ class Action:
 @dataclass(frozen=True)
 class Registry:
     actions: tuple[Action, ...]
-    flows: dict[str, Flow]
+    flows: Mapping[str, Flow]
 
     def by_command(self, command: str) -> Action | None:
         return next((a for a in self.actions if command in a.commands), None)

@@ -56,9 +56,7 @@ class Flow(ABC):
         return SUMMARY if self.summary_title_key else None
 
     def answered(self, draft: Draft) -> list[Step]:
-        return [
-            s for s in self.steps if s.label_key and s.when(draft) and s.field in draft
-        ]
+        return [s for s in self.steps if s.label_key and s.when(draft) and s.field in draft]
 
 
 async def begin(ctx: Context, flow: Flow, draft: dict[str, Any] | None = None) -> None:

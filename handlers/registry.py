@@ -12,10 +12,16 @@ def build_registry() -> Registry:
         Action("menu", basics.show_menu, commands=("menu",)),
         Action("declare", declare.declare, commands=("declare",), menu_label="menu.declare"),
         Action("withdraw", declare.withdraw, commands=("withdraw",)),
-        Action("help", basics.show_help, commands=("help",), menu_label="menu.help",
-               during_flow=True),
-        Action("lang", basics.choose_language, commands=("lang",), menu_label="menu.lang",
-               during_flow=True),
+        Action(
+            "help", basics.show_help, commands=("help",), menu_label="menu.help", during_flow=True
+        ),
+        Action(
+            "lang",
+            basics.choose_language,
+            commands=("lang",),
+            menu_label="menu.lang",
+            during_flow=True,
+        ),
         Action("cancel", basics.cancel, commands=("cancel",), during_flow=True),
     )
     flows = {flow.name: flow for flow in (declare.DECLARATION, declare.WITHDRAWAL)}

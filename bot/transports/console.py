@@ -35,14 +35,15 @@ def render(message: Outgoing) -> str:
     if reply.venue:
         venue = reply.venue
         lines.append(
-            f"(venue: {venue.title} | {venue.address} | {venue.latitude:.6f},{venue.longitude:.6f})"
+            f"(venue: {venue.title} | {venue.address} | "
+            f"{venue.latitude:.6f},{venue.longitude:.6f})"
         )
     lines.extend(f"[{n}] {button.label}" for n, button in enumerate(reply.flat_buttons(), 1))
     return "\n".join(lines)
 
 
 class Console:
-    def __init__(self, app: App, user: str, out: TextIO) -> None:
+    def __init__(self, app: App, user: str, out: TextIO = sys.stdout) -> None:
         self.app = app
         self.user = user
         self.out = out
@@ -54,15 +55,15 @@ class Console:
     async def event_for(self, line: str) -> Event | None:
         """Turns an input line into an event; ``!as`` switches user and yields none."""
         if line.startswith("/"):
-            command, _, args = line[1:].partition(" ")
-            return Event(self.user_id, EventKind.COMMAND, command=command.lower(), text=args)
+            command, _, arguments = line[1:].partition(" ")
+            return Event(self.user_id, EventKind.COMMAND, command=command.lower(), text=arguments)
         if not line.startswith("!"):
             return Event(self.user_id, EventKind.TEXT, text=line)
         try:
-            verb, *args = shlex.split(line[1:])
+            words = shlex.split(line[1:])
         except ValueError as bad:
             raise ConsoleInputError(str(bad)) from None
-        return await self._bang(verb, args)
+        return await self._bang(words[0] if words else "", words[1:])
 
     async def _bang(self, verb: str, args: list[str]) -> Event | None:
         match verb, args:
@@ -99,13 +100,22 @@ class Console:
             raise ConsoleInputError(f"no button [{number}] in the last message to {self.user}")
         return Event(self.user_id, EventKind.BUTTON, data=buttons[number - 1].data)
 
-    async def deliver(self) -> None:
-        for message in await self.app.unsent(PLATFORM):
-            print(render(message), file=self.out, flush=True)
+    async def deliver(self) -> list[Outgoing]:
+        """Takes every unsent console message from the outbox, in order, and marks it sent."""
+        messages = await self.app.unsent(PLATFORM)
+        for message in messages:
             await self.app.mark_sent(message.id)
+        return messages
+
+    async def feed(self, line: str) -> list[Outgoing]:
+        """Handles one input line and returns what the bot sent because of it."""
+        event = await self.event_for(line)
+        if event is not None:
+            await self.app.handle(event)
+        return await self.deliver()
 
     async def run(self, lines: TextIO) -> None:
-        await self.deliver()
+        self._print(await self.deliver())
         while True:
             line = await asyncio.to_thread(lines.readline)
             if not line:
@@ -114,13 +124,13 @@ class Console:
             if not line or line.startswith("#"):
                 continue
             try:
-                event = await self.event_for(line)
+                self._print(await self.feed(line))
             except ConsoleInputError as bad:
                 print(f"!! {bad}", file=self.out, flush=True)
-                continue
-            if event is not None:
-                await self.app.handle(event)
-                await self.deliver()
+
+    def _print(self, messages: list[Outgoing]) -> None:
+        for message in messages:
+            print(render(message), file=self.out, flush=True)
 
 
 def _existing(path: str) -> Path:

@@ -1,0 +1,100 @@
+"""The console and export commands as subprocesses, fed by a pipe."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+from tests.cli import blocks, nuanxin
+
+FIRST_HALF = """/start
+!tap 1
+!tap 1
+李四
+13912345678
+"""
+SECOND_HALF = """!tap 2
+饿了么静安站
+上海
+静安区
+!tap 4
+!tap 2
+!tap 1
+!tap 1
+"""
+
+
+def test_a_piped_script_declares_and_the_export_shows_it(tmp_path: Path) -> None:
+    data = tmp_path / "d"
+    out = nuanxin("console", "--data-dir", str(data), stdin=FIRST_HALF + SECOND_HALF, cwd=tmp_path)
+    said = blocks(out)
+    assert all(to == "rider" for to, _ in said)
+    assert "[1] 🪪 亮身份" in said[0][1]
+    assert "登记成功" in out
+    exported = json.loads(
+        nuanxin("export", "members", "--format", "json", "--data-dir", str(data), cwd=tmp_path)
+    )
+    assert exported == [
+        {
+            **exported[0],
+            "name": "李四",
+            "phone": "139****5678",
+            "platform": "eleme",
+            "station": "饿了么静安站",
+            "political_status": "masses",
+            "duty": "volunteer",
+            "pledge": "遵守交通规则，安全文明配送",
+            "status": "pending",
+        }
+    ]
+
+
+def test_a_restart_mid_flow_resumes_where_the_rider_was(tmp_path: Path) -> None:
+    env = {"NUANXIN_DATA_DIR": str(tmp_path / "env-data")}
+    first = nuanxin("console", stdin=FIRST_HALF, cwd=tmp_path, env=env)
+    assert blocks(first)[-1][1].startswith("3️⃣")
+    second = nuanxin("console", stdin=SECOND_HALF, cwd=tmp_path, env=env)
+    assert "饿了么" in second and "登记成功" in second
+    assert (tmp_path / "env-data" / "nuanxin.db").exists()
+
+
+def test_the_default_data_folder_is_under_the_working_directory(tmp_path: Path) -> None:
+    nuanxin("console", stdin="/start\n", cwd=tmp_path)
+    assert (tmp_path / "nuanxin-data" / "nuanxin.db").exists()
+
+
+def test_one_script_plays_several_users(tmp_path: Path) -> None:
+    out = nuanxin(
+        "console", "--user", "a", stdin="/start\n!as b\n/lang en\n/start\n", cwd=tmp_path
+    )
+    assert [to for to, _ in blocks(out)] == ["a", "b", "b"]
+    assert blocks(out)[0][1].startswith("👋 你好")
+    assert blocks(out)[2][1].startswith("👋 Hello")
+
+
+def test_console_mistakes_are_explained_not_sent(tmp_path: Path) -> None:
+    out = nuanxin("console", stdin="!tap 9\n!photo /no/such.jpg\n!loc north\n", cwd=tmp_path)
+    assert out.count("!! ") == 3
+    assert "== to" not in out
+
+
+def test_export_masks_phones_unless_asked(tmp_path: Path) -> None:
+    data = str(tmp_path / "d")
+    nuanxin("console", "--data-dir", data, stdin=FIRST_HALF + SECOND_HALF, cwd=tmp_path)
+    masked = list(
+        csv.DictReader(
+            io.StringIO(
+                nuanxin("export", "members", "--format", "csv", "--data-dir", data, cwd=tmp_path)
+            )
+        )
+    )
+    assert masked[0]["phone"] == "139****5678"
+    assert masked[0]["name"] == "李四"
+    full = json.loads(
+        nuanxin(
+            "export", "members", "--format", "json", "--unmasked", "--data-dir", data, cwd=tmp_path
+        )
+    )
+    assert full[0]["phone"] == "13912345678"

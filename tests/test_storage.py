@@ -1,0 +1,50 @@
+"""The database: migrations converge, and the file is set up for one writer at a time."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from storage.db import Database
+from storage.migrations import MIGRATIONS
+
+
+async def test_fresh_and_step_by_step_databases_end_with_the_same_schema(tmp_path: Path) -> None:
+    fresh = await Database.open(tmp_path / "fresh.db")
+    fresh_schema = await fresh.schema()
+    assert await fresh.schema_version() == len(MIGRATIONS)
+    await fresh.close()
+
+    path = tmp_path / "stepped.db"
+    for version in range(1, len(MIGRATIONS) + 1):
+        stepped = await Database.open(path, target_version=version)
+        assert await stepped.schema_version() == version
+        await stepped.close()
+    stepped = await Database.open(path)
+    assert await stepped.schema() == fresh_schema
+    await stepped.close()
+
+
+async def test_reopening_applies_nothing_twice(tmp_path: Path) -> None:
+    for _ in range(2):
+        db = await Database.open(tmp_path / "x.db")
+        assert await db.schema_version() == len(MIGRATIONS)
+        await db.close()
+
+
+async def test_a_failed_transaction_leaves_nothing_behind(tmp_path: Path) -> None:
+    db = await Database.open(tmp_path / "x.db")
+    try:
+        async with db.transaction() as tx:
+            await tx.execute(
+                "INSERT INTO users (id, created_at, last_seen_at) VALUES ('console:x', '', '')"
+            )
+            raise RuntimeError("boom")
+    except RuntimeError:
+        pass
+    async with db.transaction() as tx, tx.execute("SELECT count(*) FROM users") as cursor:
+        row = await cursor.fetchone()
+    assert row is not None and row[0] == 0
+    async with db.transaction() as tx, tx.execute("PRAGMA journal_mode") as cursor:
+        mode = await cursor.fetchone()
+    assert mode is not None and mode[0] == "wal"
+    await db.close()
