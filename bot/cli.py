@@ -8,11 +8,13 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from bot.app import App
 from bot.config import ConfigError, Settings, load_settings
+from bot.i18n import catalog
 from handlers import exports
-from storage import declarations
+from storage import declarations, reports
 from storage.db import Database
 
 log = logging.getLogger("nuanxin")
@@ -33,8 +35,13 @@ def _parser() -> argparse.ArgumentParser:
     console.add_argument("--user", default="rider", help="who is typing (default: rider)")
 
     export = commands.add_parser("export", help="write data to standard output")
-    export.add_argument("what", choices=["members"])
-    export.add_argument("--format", choices=["csv", "json"], default="csv")
+    export.add_argument("what", choices=["members", "hazards", "grievances"])
+    export.add_argument(
+        "--format",
+        choices=["csv", "json", "open311"],
+        default="csv",
+        help="open311: a GeoReport v2 service-request list (hazards only)",
+    )
     export.add_argument(
         "--unmasked", action="store_true", help="show full phone numbers (handle with care)"
     )
@@ -53,18 +60,37 @@ async def _console(settings: Settings, user: str) -> int:
     return 0
 
 
+async def _export_rows(db: Database, args: argparse.Namespace) -> list[dict[str, Any]]:
+    async with db.transaction() as tx:
+        if args.what == "members":
+            members = await declarations.all_declarations(tx)
+            return [exports.member_row(m, unmasked=args.unmasked) for m in members]
+        found = await reports.of_kind(tx, args.what.removesuffix("s"))
+        if args.format == "open311":
+            return [exports.open311_row(r, catalog()) for r in found]
+        ids = [r.id for r in found]
+        photos = await reports.photo_counts(tx, ids)
+        reporters = await reports.reporter_counts(tx, ids)
+        return [
+            exports.report_row(r, photos=photos.get(r.id, 0), reporters=reporters.get(r.id, 1))
+            for r in found
+        ]
+
+
 async def _export(settings: Settings, args: argparse.Namespace) -> int:
+    if args.format == "open311" and args.what != "hazards":
+        print("nuanxin: --format open311 is for hazards only", file=sys.stderr)
+        return 2
     db = await Database.open(settings.db_path)
     try:
-        async with db.transaction() as tx:
-            members = await declarations.all_declarations(tx)
+        rows = await _export_rows(db, args)
     finally:
         await db.close()
-    rows = [exports.member_row(m, unmasked=args.unmasked) for m in members]
-    if args.format == "json":
-        sys.stdout.write(exports.to_json(rows))
+    if args.format == "csv":
+        columns = exports.MEMBER_COLUMNS if args.what == "members" else exports.REPORT_COLUMNS
+        sys.stdout.write(exports.to_csv(rows, columns))
     else:
-        sys.stdout.write(exports.to_csv(rows, exports.MEMBER_COLUMNS))
+        sys.stdout.write(exports.to_json(rows))
     return 0
 
 

@@ -7,7 +7,8 @@ from datetime import datetime
 
 from bot.config import Settings
 from bot.events import Button, Reply, Request
-from bot.i18n import Catalog
+from bot.i18n import DEFAULT_LANG, Catalog
+from bot.media import Media
 from storage import outbox, users
 from storage.conversations import Conversation
 from storage.db import Tx
@@ -15,6 +16,13 @@ from storage.users import User
 
 MENU_SCOPE = "m"
 """Button data ``m:<action>`` starts an action and is valid at any time."""
+
+
+@dataclass(frozen=True)
+class Label:
+    """A catalog key passed as a parameter, translated in the recipient's language."""
+
+    key: str
 
 
 @dataclass
@@ -26,6 +34,8 @@ class Context:
     catalog: Catalog
     conversation: Conversation | None = None
     menu_items: tuple[tuple[str, str], ...] = ()
+    media: Media | None = None
+    """The photo or voice note of this event, already checked and stored."""
     show_step_again: bool = False
     """Set by an action run mid-flow (help, language) so the rider sees where they were."""
     sent: list[int] = field(default_factory=list)
@@ -84,8 +94,15 @@ class Context:
 
     async def push(self, recipient: str, key: str, /, **params: object) -> None:
         """A message to someone else, in their own language."""
-        lang = (await users.langs_of(self.tx, [recipient])).get(recipient, self.lang)
-        await self.send(recipient, Reply(text=self.catalog.t(lang, key, **params)))
+        await self.send(recipient, await self.render_for(recipient, key, **params))
+
+    async def render_for(self, recipient: str, key: str, /, **params: object) -> Reply:
+        lang = (await users.langs_of(self.tx, [recipient])).get(recipient, DEFAULT_LANG)
+        translated = {
+            name: self.catalog.t(lang, value.key) if isinstance(value, Label) else value
+            for name, value in params.items()
+        }
+        return Reply(text=self.catalog.t(lang, key, **translated))
 
 
 def rows(buttons: list[Button], per_row: int) -> tuple[tuple[Button, ...], ...]:

@@ -7,6 +7,7 @@ never announced unless the change behind it committed.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import replace
 
@@ -14,6 +15,7 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.events import Event, EventKind, Reply
 from bot.i18n import Catalog
+from bot.media import Media, prepare_media
 from handlers import engine
 from handlers.actions import Action, Registry, Role
 from handlers.context import MENU_SCOPE, Context
@@ -41,6 +43,7 @@ class Dispatcher:
     async def handle(self, event: Event) -> bool:
         """Handles one event; False when it was a redelivery and nothing was done."""
         try:
+            media = await self._prepare_media(event)
             async with self._db.transaction() as tx:
                 now = self._clock.now()
                 if event.update_key and not await updates.claim(tx, event.update_key, now):
@@ -54,6 +57,7 @@ class Dispatcher:
                     catalog=self._catalog,
                     conversation=await conversations.get(tx, user.id),
                     menu_items=self._registry.menu(),
+                    media=media,
                 )
                 await self._expire_stale_draft(ctx)
                 await self._route(ctx, event)
@@ -67,6 +71,18 @@ class Dispatcher:
             )
             await self._apologise(event)
         return True
+
+    async def _prepare_media(self, event: Event) -> Media | None:
+        """Processes a photo or voice note only when the current step wants one, so files
+        sent at random are neither decoded nor kept."""
+        if event.file is None:
+            return None
+        async with self._db.transaction() as tx:
+            conv = await conversations.get(tx, event.user)
+        flow = self._registry.flows.get(conv.flow) if conv else None
+        if conv is None or flow is None or not flow.step(conv.step).takes_media:
+            return None
+        return await asyncio.to_thread(prepare_media, event, self._settings)
 
     async def _apologise(self, event: Event) -> None:
         """Tells the user something went wrong, and records the delivery so a poisonous

@@ -11,7 +11,7 @@ import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from bot.events import Event, EventKind, Reply, Request
 from handlers.context import Context, rows
@@ -62,6 +62,8 @@ class Step(ABC):
     field: str | None
     label_key: str | None
     when: Callable[[Draft], bool]
+    takes_media: ClassVar[bool] = False
+    """Photos and voice notes sent at this step are processed before it sees them."""
 
     @abstractmethod
     async def prompt(self, ctx: Context, draft: Draft) -> Reply: ...

@@ -59,4 +59,65 @@ CREATE TABLE declarations (
 CREATE INDEX declarations_phone ON declarations(phone);
 """
 
-MIGRATIONS: tuple[str, ...] = (M001_INITIAL,)
+M002_REPORTS = """
+CREATE TABLE reports (
+    id INTEGER PRIMARY KEY,
+    ref TEXT NOT NULL UNIQUE,
+    kind TEXT NOT NULL CHECK (kind IN ('hazard', 'grievance')),
+    category TEXT NOT NULL,
+    subcategory TEXT,
+    description TEXT NOT NULL DEFAULT '',
+    voice TEXT,
+    latitude REAL,
+    longitude REAL,
+    address TEXT,
+    location_source TEXT,
+    anonymous INTEGER NOT NULL DEFAULT 0,
+    reporter TEXT NOT NULL REFERENCES users(id),
+    branch_id INTEGER,
+    status TEXT NOT NULL,
+    reopened INTEGER NOT NULL DEFAULT 0,
+    rating INTEGER,
+    rating_comment TEXT,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX reports_open_nearby ON reports(kind, category, status, latitude, longitude);
+CREATE INDEX reports_reporter ON reports(reporter);
+
+CREATE TABLE report_reporters (
+    report_id INTEGER NOT NULL REFERENCES reports(id) ON DELETE CASCADE,
+    user_id TEXT NOT NULL REFERENCES users(id),
+    joined_at TEXT NOT NULL,
+    PRIMARY KEY (report_id, user_id)
+);
+CREATE INDEX report_reporters_user ON report_reporters(user_id);
+
+CREATE TABLE report_photos (
+    report_id INTEGER NOT NULL REFERENCES reports(id) ON DELETE CASCADE,
+    sha256 TEXT NOT NULL,
+    added_by TEXT NOT NULL,
+    added_at TEXT NOT NULL,
+    PRIMARY KEY (report_id, sha256)
+);
+
+CREATE TABLE report_history (
+    id INTEGER PRIMARY KEY,
+    report_id INTEGER NOT NULL REFERENCES reports(id) ON DELETE CASCADE,
+    at TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    from_status TEXT,
+    to_status TEXT NOT NULL,
+    note TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX report_history_report ON report_history(report_id, id);
+
+CREATE TABLE ref_counters (
+    prefix TEXT NOT NULL,
+    day TEXT NOT NULL,
+    last INTEGER NOT NULL,
+    PRIMARY KEY (prefix, day)
+);
+"""
+
+MIGRATIONS: tuple[str, ...] = (M001_INITIAL, M002_REPORTS)

@@ -10,7 +10,7 @@ from pathlib import Path
 from tests.cli import blocks, nuanxin
 
 FIRST_HALF = """/start
-!tap 1
+/declare
 !tap 1
 李四
 13912345678
@@ -31,7 +31,7 @@ def test_a_piped_script_declares_and_the_export_shows_it(tmp_path: Path) -> None
     out = nuanxin("console", "--data-dir", str(data), stdin=FIRST_HALF + SECOND_HALF, cwd=tmp_path)
     said = blocks(out)
     assert all(to == "rider" for to, _ in said)
-    assert "[1] 🪪 亮身份" in said[0][1]
+    assert "[1] 📷 随手拍" in said[0][1] and "🪪 亮身份" in said[0][1]
     assert "登记成功" in out
     exported = json.loads(
         nuanxin("export", "members", "--format", "json", "--data-dir", str(data), cwd=tmp_path)

@@ -1,0 +1,119 @@
+"""Filing a report or grievance, and joining an open one instead ("me too", 我也遇到)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from bot.clock import CHINA
+from bot.events import Event, EventKind, Reply
+from handlers.context import Context, Label, rows
+from handlers.steps import Advance, Draft, Finish, Goto, Invalid, Outcome, Step
+from storage import reports
+from storage.reports import NewReport, Report
+
+PREFIXES = {"hazard": "YH", "grievance": "SQ"}
+
+
+async def candidates_from(
+    ctx: Context, found: Sequence[tuple[Report, float | None]]
+) -> list[dict[str, Any]]:
+    """What the join step offers, kept in the draft so every process shows the same."""
+    counts = await reports.reporter_counts(ctx.tx, [r.id for r, _ in found])
+    return [
+        {"ref": report.ref, "reporters": counts.get(report.id, 1), "distance_m": distance}
+        for report, distance in found[:3]
+    ]
+
+
+class JoinStep(Step):
+    """Offers the open items like this one; joining adds the rider's photos and name to it."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self.name = "join"
+        self.field = "join"
+        self.label_key = None
+        self.when = lambda draft: bool(draft.get("candidates"))
+
+    async def prompt(self, ctx: Context, draft: Draft) -> Reply:
+        lines = [ctx.t(f"join.{self.kind}.intro")]
+        buttons = []
+        for found in draft["candidates"]:
+            if found["distance_m"] is None:
+                lines.append(ctx.t("join.line", ref=found["ref"], count=found["reporters"]))
+            else:
+                lines.append(
+                    ctx.t(
+                        "join.line_near",
+                        ref=found["ref"],
+                        count=found["reporters"],
+                        metres=round(found["distance_m"]),
+                    )
+                )
+            buttons.append(ctx.button("button.me_too", found["ref"], ref=found["ref"]))
+        buttons.append(ctx.button("button.new_one", "new"))
+        return Reply(text="\n".join(lines), buttons=rows(buttons, 1))
+
+    async def accept(self, ctx: Context, draft: Draft, event: Event) -> Outcome:
+        if event.kind is not EventKind.BUTTON:
+            return Invalid("hint.use_buttons")
+        if event.data == "new":
+            draft["join"] = "new"
+            return Advance()
+        if not any(found["ref"] == event.data for found in draft["candidates"]):
+            return Invalid("hint.unknown_button")
+        report = await reports.get(ctx.tx, event.data)
+        if report is None or report.status not in reports.OPEN_STATUSES:
+            draft["candidates"] = [c for c in draft["candidates"] if c["ref"] != event.data]
+            await ctx.say("join.gone", ref=event.data)
+            if draft["candidates"]:
+                return Goto(self.name)
+            draft["join"] = "new"
+            return Advance()
+        added = await reports.add_reporter(ctx.tx, report.id, ctx.user.id, ctx.now)
+        await reports.add_photos(ctx.tx, report.id, draft.get("photos", []), ctx.user.id, ctx.now)
+        await ctx.say("join.done" if added else "join.already", ref=report.ref)
+        await ctx.show_menu()
+        return Finish()
+
+
+def location_fields(draft: Draft) -> dict[str, Any]:
+    place = draft.get("location") or {}
+    return {
+        "latitude": place.get("lat"),
+        "longitude": place.get("lon"),
+        "address": place.get("address"),
+        "location_source": place.get("source"),
+    }
+
+
+async def file_report(ctx: Context, kind: str, draft: Draft) -> Report:
+    """Creates the item with its reference number; the confirmation goes to the outbox in
+    the same transaction, so it is sent only if the item really exists."""
+    day = ctx.now.astimezone(CHINA).strftime("%Y%m%d")
+    ref = await reports.next_ref(ctx.tx, PREFIXES[kind], day)
+    description = draft.get("description") or {}
+    new = NewReport(
+        kind=kind,
+        category=draft["category"],
+        subcategory=draft.get("topic"),
+        description=description.get("text", ""),
+        voice=description.get("voice"),
+        anonymous=draft.get("anonymous") == "anonymous",
+        reporter=ctx.user.id,
+        branch_id=None,
+        **location_fields(draft),
+    )
+    report = await reports.create(ctx.tx, new, ref, draft.get("photos", []), ctx.now)
+    await ctx.say(f"{kind}.filed", ref=report.ref)
+    for admin in sorted(ctx.settings.admins):
+        await ctx.push(
+            admin,
+            "queue.new",
+            ref=report.ref,
+            kind=Label(f"kind.{kind}"),
+            category=Label(f"{kind}.cat.{report.category}"),
+        )
+    await ctx.show_menu()
+    return report
