@@ -45,3 +45,13 @@ async def last_with_buttons(tx: Tx, recipient: str) -> Reply | None:
     ) as cursor:
         row = await cursor.fetchone()
     return Reply.from_json(row["payload"]) if row else None
+
+
+async def to_recipient(tx: Tx, recipient: str) -> list[Outgoing]:
+    """Every message ever queued for one user, oldest first."""
+    async with tx.execute(
+        "SELECT id, recipient, payload FROM outbox WHERE recipient = ? ORDER BY id",
+        (recipient,),
+    ) as cursor:
+        rows = await cursor.fetchall()
+    return [Outgoing(row["id"], row["recipient"], Reply.from_json(row["payload"])) for row in rows]

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.app import App
-from bot.events import Outgoing, Reply
+from bot.events import Event, EventKind, Outgoing, Reply
 from bot.transports.console import Console
 
 
@@ -59,3 +59,13 @@ class Chat:
             else:
                 messages += (await self.say(line)).messages
         return Said(messages)
+
+
+async def press(app: App, data: str, user: str = "console:rider") -> str:
+    """Delivers button data as a platform would, whether or not such a button was shown,
+    and returns the text then sent to that user."""
+    await app.handle(Event(user, EventKind.BUTTON, data=data))
+    sent = await app.unsent("console")
+    for message in sent:
+        await app.mark_sent(message.id)
+    return "\n".join(m.reply.text for m in sent if m.recipient == user)

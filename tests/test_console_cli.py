@@ -98,3 +98,55 @@ def test_export_masks_phones_unless_asked(tmp_path: Path) -> None:
         )
     )
     assert full[0]["phone"] == "13912345678"
+
+
+def test_a_piped_script_files_a_hazard_and_a_grievance_that_the_exports_show(
+    tmp_path: Path,
+) -> None:
+    from PIL import Image
+
+    from tests.images import GPS_IFD, photo
+
+    picture = photo(tmp_path / "shop.jpg", gps=(31.2304, 121.4737))
+    data = str(tmp_path / "d")
+    script = f"""/report
+!tap 1
+!photo {picture}
+!tap 1
+!tap 1
+冷柜温度不够
+!tap 1
+/grievance
+!tap 5
+小区不让电动车进
+!tap 1
+!tap 1
+!tap 2
+!tap 1
+"""
+    out = nuanxin("console", "--data-dir", data, stdin=script, cwd=tmp_path)
+    assert "YH-" in out and "SQ-" in out
+    stored = list((tmp_path / "d" / "media" / "photos").glob("*/*.jpg"))
+    assert len(stored) == 1
+    with Image.open(stored[0]) as image:
+        assert not image.getexif().get_ifd(GPS_IFD) and not dict(image.getexif())
+    hazards = json.loads(
+        nuanxin("export", "hazards", "--format", "open311", "--data-dir", data, cwd=tmp_path)
+    )
+    assert hazards == [
+        {
+            **hazards[0],
+            "status": "open",
+            "service_code": "food",
+            "service_name": "食品安全",
+            "description": "冷柜温度不够",
+            "lat": 31.2304,
+            "long": 121.4737,
+        }
+    ]
+    assert not {"reporter", "phone", "name"} & set(hazards[0])
+    grievances = list(csv.DictReader(io.StringIO(
+        nuanxin("export", "grievances", "--format", "csv", "--data-dir", data, cwd=tmp_path))))
+    assert [(g["category"], g["description"], g["reporter"]) for g in grievances] == [
+        ("parking", "小区不让电动车进", "")
+    ]

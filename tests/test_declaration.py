@@ -8,7 +8,7 @@ from bot.app import App
 from bot.clock import ManualClock
 from bot.events import Event, EventKind
 from storage import conversations, declarations
-from tests.chat import Chat
+from tests.chat import Chat, press
 
 UP_TO_POLITICAL = (
     "/start",
@@ -114,12 +114,6 @@ async def test_bad_input_gets_a_hint_and_changes_nothing(app: App, rider: Chat) 
     assert "请点下面的按钮" in (await rider.say("!loc 31.2 121.5")).text
     draft = await draft_of(app)
     assert draft is not None and draft["phone"] == "13800138000" and "platform" not in draft
-
-
-async def press(app: App, data: str) -> str:
-    """Sends button data as a platform would, whatever buttons the bot showed."""
-    await app.handle(Event("console:rider", EventKind.BUTTON, data=data))
-    return "\n".join(m.reply.text for m in await app.unsent("console"))
 
 
 async def test_forged_and_stale_buttons_are_refused(app: App, rider: Chat) -> None:
