@@ -34,6 +34,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     console.add_argument("--user", default="rider", help="who is typing (default: rider)")
 
+    telegram = commands.add_parser(
+        "telegram", parents=[data_dir], help="run the bot on Telegram (long polling by default)"
+    )
+    telegram.add_argument("--webhook", metavar="URL", help="serve a webhook at this public URL")
+    telegram.add_argument(
+        "--listen", metavar="HOST:PORT", default="0.0.0.0:8443", help="where the webhook listens"
+    )
+
     export = commands.add_parser("export", help="write data to standard output")
     export.add_argument("what", choices=["members", "hazards", "grievances"])
     export.add_argument(
@@ -57,6 +65,17 @@ async def _console(settings: Settings, user: str) -> int:
         await run_console(app, user)
     finally:
         await app.close()
+    return 0
+
+
+def _telegram(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.transports.telegram import TelegramStartError, run_telegram
+
+    try:
+        asyncio.run(run_telegram(settings, args.webhook, args.listen))
+    except TelegramStartError as bad:
+        print(f"nuanxin: {bad}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -108,4 +127,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if args.command == "console":
         return asyncio.run(_console(settings, args.user))
+    if args.command == "telegram":
+        return _telegram(settings, args)
     return asyncio.run(_export(settings, args))

@@ -34,6 +34,8 @@ class Event:
     command: str = ""
     data: str = ""
     file: Path | None = None
+    file_size: int | None = None
+    """The size the platform announced; a file too big is refused without downloading it."""
     latitude: float | None = None
     longitude: float | None = None
     phone: str = ""

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from bot.config import Settings
 from bot.events import Event, EventKind
-from bot.photos import PhotoRejected, StoredPhoto, store_file, store_photo
+from bot.photos import PhotoRejected, StoredPhoto, store_file, store_photo, too_big
 
 
 @dataclass(frozen=True)
@@ -18,6 +18,8 @@ class Media:
 
 def prepare_media(event: Event, settings: Settings) -> Media | None:
     """Checks and stores the event's file; blocking, so it runs in a worker thread."""
+    if event.file_size is not None and event.file_size > settings.max_photo_bytes:
+        return Media(problem=too_big(settings.max_photo_bytes))
     if event.file is None:
         return None
     try:

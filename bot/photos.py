@@ -46,10 +46,13 @@ def thumb_path(media_dir: Path, sha256: str) -> Path:
     return media_dir / "thumbs" / sha256[:2] / f"{sha256}.jpg"
 
 
+def too_big(max_bytes: int) -> PhotoRejected:
+    return PhotoRejected("photo.too_big", max_mb=max_bytes // (1024 * 1024))
+
+
 def store_photo(source: Path, media_dir: Path, max_bytes: int, max_pixels: int) -> StoredPhoto:
-    size = source.stat().st_size
-    if size > max_bytes:
-        raise PhotoRejected("photo.too_big", max_mb=max_bytes // (1024 * 1024))
+    if source.stat().st_size > max_bytes:
+        raise too_big(max_bytes)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -89,7 +92,7 @@ def store_photo(source: Path, media_dir: Path, max_bytes: int, max_pixels: int) 
 def store_file(source: Path, media_dir: Path, max_bytes: int, folder: str) -> str:
     """Keeps a file as it is (a voice note), named by its hash; returns the hash."""
     if source.stat().st_size > max_bytes:
-        raise PhotoRejected("photo.too_big", max_mb=max_bytes // (1024 * 1024))
+        raise too_big(max_bytes)
     data = source.read_bytes()
     sha256 = hashlib.sha256(data).hexdigest()
     target = media_dir / folder / sha256[:2] / f"{sha256}{source.suffix.lower()}"

@@ -145,8 +145,15 @@ def test_a_piped_script_files_a_hazard_and_a_grievance_that_the_exports_show(
         }
     ]
     assert not {"reporter", "phone", "name"} & set(hazards[0])
-    grievances = list(csv.DictReader(io.StringIO(
-        nuanxin("export", "grievances", "--format", "csv", "--data-dir", data, cwd=tmp_path))))
+    grievances = list(
+        csv.DictReader(
+            io.StringIO(
+                nuanxin(
+                    "export", "grievances", "--format", "csv", "--data-dir", data, cwd=tmp_path
+                )
+            )
+        )
+    )
     assert [(g["category"], g["description"], g["reporter"]) for g in grievances] == [
         ("parking", "小区不让电动车进", "")
     ]

@@ -1,0 +1,354 @@
+"""The Telegram transport: python-telegram-bot in, our events through the core, replies out.
+
+Updates of one chat are handled one at a time and in order; different chats run side by side.
+Replies are not sent by the handler: the core writes them to the outbox inside its transaction,
+and one delivery worker sends what is unsent. So a crash never loses a confirmation that was
+committed, and never announces one that was not.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import uuid
+from collections import defaultdict
+from collections.abc import Awaitable
+from pathlib import Path
+from typing import Any
+
+from telegram import (
+    Bot,
+    BotCommand,
+    BotCommandScopeChat,
+    BotCommandScopeDefault,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    KeyboardButton,
+    ReplyKeyboardMarkup,
+    Update,
+)
+from telegram.error import BadRequest, Forbidden, InvalidToken, TelegramError
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    BaseUpdateProcessor,
+    ContextTypes,
+    TypeHandler,
+)
+
+from bot.app import App
+from bot.config import Settings
+from bot.events import Event, EventKind, Outgoing, Reply, Request
+
+PLATFORM = "telegram"
+TEXT_LIMIT = 4096
+CAPTION_LIMIT = 1024
+RIDER_COMMANDS = ("report", "grievance", "declare", "records", "menu", "lang", "cancel", "help")
+ADMIN_COMMANDS = ("setstatus",)
+
+log = logging.getLogger(__name__)
+
+
+class TelegramStartError(RuntimeError):
+    """The bot cannot start (no token, a rejected token); the message says which."""
+
+
+class PerChatUpdateProcessor(BaseUpdateProcessor):
+    """Many chats at once, one update at a time within a chat, in arrival order.
+
+    Tasks are created in arrival order and asyncio locks are fair, so a rider's quick second
+    tap is handled after the first, while other riders never wait for them.
+    """
+
+    def __init__(self, max_concurrent_updates: int = 256) -> None:
+        super().__init__(max_concurrent_updates)
+        self._locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
+
+    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        chat = (
+            update.effective_chat.id if isinstance(update, Update) and update.effective_chat else 0
+        )
+        lock = self._locks[chat]
+        async with lock:
+            await coroutine
+        if not lock.locked() and self._locks.get(chat) is lock:
+            del self._locks[chat]
+
+    async def initialize(self) -> None:
+        """Nothing to set up: locks are made on demand."""
+
+    async def shutdown(self) -> None:
+        """Nothing to tear down."""
+
+
+class Delivery:
+    """Sends the outbox's unsent Telegram messages, one worker, oldest first."""
+
+    def __init__(self, app: App, bot: Bot) -> None:
+        self.app = app
+        self.bot = bot
+        self.wake = asyncio.Event()
+
+    async def run(self) -> None:
+        while True:
+            await self.wake.wait()
+            self.wake.clear()
+            await self.drain()
+
+    async def drain(self) -> None:
+        while batch := await self.app.unsent(PLATFORM):
+            for message in batch:
+                await self._send_one(message)
+
+    async def _send_one(self, message: Outgoing) -> None:
+        try:
+            await send(self.bot, int(message.address), message.reply)
+        except Forbidden:
+            log.info(
+                "telegram user %s blocked the bot; message %s dropped", message.address, message.id
+            )
+        except BadRequest as bad:
+            log.error("telegram refused message %s to %s: %s", message.id, message.address, bad)
+        except TelegramError:
+            log.exception(
+                "sending message %s to %s failed; will retry", message.id, message.address
+            )
+            return
+        await self.app.mark_sent(message.id)
+
+
+def inline_keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
+    if not reply.buttons:
+        return None
+    return InlineKeyboardMarkup(
+        [
+            [InlineKeyboardButton(b.label, callback_data=b.data) for b in row]
+            for row in reply.buttons
+        ]
+    )
+
+
+def request_keyboard(reply: Reply) -> ReplyKeyboardMarkup:
+    button = KeyboardButton(
+        reply.request_label,
+        request_contact=reply.request is Request.CONTACT,
+        request_location=reply.request is Request.LOCATION,
+    )
+    return ReplyKeyboardMarkup([[button]], resize_keyboard=True, one_time_keyboard=True)
+
+
+def chunks(text: str, limit: int = TEXT_LIMIT) -> list[str]:
+    return [text[i : i + limit] for i in range(0, len(text), limit)] or [""]
+
+
+async def send(bot: Bot, chat_id: int, reply: Reply) -> None:
+    """Renders one reply. A reply keyboard (share contact / location) and inline buttons
+    cannot share a message, so a request goes in a message of its own."""
+    markup = inline_keyboard(reply)
+    caption = reply.text[:CAPTION_LIMIT] or None
+    if reply.photo:
+        picture = await asyncio.to_thread(Path(reply.photo).read_bytes)
+        await bot.send_photo(chat_id, picture, caption=caption, reply_markup=markup)
+    elif reply.document:
+        document = await asyncio.to_thread(Path(reply.document).read_bytes)
+        await bot.send_document(chat_id, document, caption=caption, reply_markup=markup)
+    elif reply.venue:
+        venue = reply.venue
+        await bot.send_venue(
+            chat_id,
+            venue.latitude,
+            venue.longitude,
+            venue.title,
+            venue.address,
+            reply_markup=markup,
+        )
+    elif reply.request and not markup:
+        await bot.send_message(chat_id, reply.text, reply_markup=request_keyboard(reply))
+        return
+    else:
+        parts = chunks(reply.text)
+        for part in parts[:-1]:
+            await bot.send_message(chat_id, part)
+        await bot.send_message(chat_id, parts[-1], reply_markup=markup)
+    if reply.request:
+        await bot.send_message(chat_id, reply.request_label, reply_markup=request_keyboard(reply))
+
+
+async def event_from(update: Update, bot: Bot, downloads: Path) -> Event | None:
+    """Translates an update; files are downloaded (within the size cap) to ``downloads``."""
+    user = update.effective_user
+    if user is None:
+        return None
+    who = f"{PLATFORM}:{user.id}"
+    key = f"{PLATFORM}:{update.update_id}"
+    if query := update.callback_query:
+        return Event(who, EventKind.BUTTON, data=query.data or "", update_key=key)
+    message = update.effective_message
+    if message is None:
+        return None
+    if message.text is not None:
+        if message.text.startswith("/"):
+            head, _, arguments = message.text[1:].partition(" ")
+            command = head.split("@", 1)[0].lower()
+            return Event(
+                who, EventKind.COMMAND, command=command, text=arguments.strip(), update_key=key
+            )
+        return Event(who, EventKind.TEXT, text=message.text, update_key=key)
+    if message.location:
+        return Event(
+            who,
+            EventKind.LOCATION,
+            latitude=message.location.latitude,
+            longitude=message.location.longitude,
+            update_key=key,
+        )
+    if message.contact:
+        return Event(who, EventKind.CONTACT, phone=message.contact.phone_number, update_key=key)
+    attachment: Any
+    kind: EventKind
+    if message.photo:
+        attachment, kind = message.photo[-1], EventKind.PHOTO
+    elif message.document:
+        attachment, kind = message.document, EventKind.DOCUMENT
+    elif message.voice:
+        attachment, kind = message.voice, EventKind.VOICE
+    else:
+        return Event(who, EventKind.TEXT, text="", update_key=key)
+    return Event(
+        who,
+        kind,
+        update_key=key,
+        file_size=attachment.file_size,
+        file=await _download(bot, attachment, downloads),
+    )
+
+
+async def _download(bot: Bot, attachment: Any, downloads: Path) -> Path | None:
+    if attachment.file_size and attachment.file_size > 20 * 1024 * 1024:
+        return None
+    telegram_file = await bot.get_file(attachment.file_id)
+    target = downloads / uuid.uuid4().hex
+    await telegram_file.download_to_drive(target)
+    return target
+
+
+def build_application(app: App, settings: Settings) -> Application[Any, Any, Any, Any, Any, Any]:
+    if not settings.telegram_token:
+        raise TelegramStartError("TELEGRAM_BOT_TOKEN is not set")
+    application = (
+        ApplicationBuilder()
+        .token(settings.telegram_token.value)
+        .base_url(settings.telegram_api_url)
+        .base_file_url(settings.telegram_file_url)
+        .rate_limiter(AIORateLimiter(max_retries=5))
+        .concurrent_updates(PerChatUpdateProcessor())
+        .build()
+    )
+    delivery = Delivery(app, application.bot)
+    downloads = settings.data_dir / "downloads"
+    downloads.mkdir(parents=True, exist_ok=True)
+
+    async def on_update(update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
+        if update.callback_query:
+            with contextlib.suppress(TelegramError):
+                await update.callback_query.answer()
+        event = await event_from(update, application.bot, downloads)
+        try:
+            if event is not None:
+                await app.handle(event)
+        finally:
+            if event is not None and event.file is not None:
+                await asyncio.to_thread(event.file.unlink, missing_ok=True)
+        delivery.wake.set()
+
+    application.add_handler(TypeHandler(Update, on_update))
+    application.bot_data["delivery"] = delivery
+    return application
+
+
+async def set_command_menus(bot: Bot, app: App) -> None:
+    """Riders see rider commands; each Telegram admin also sees admin ones, per language."""
+    for lang in ("zh", "en"):
+        rider = [BotCommand(c, app.catalog.t(lang, f"command.{c}")) for c in RIDER_COMMANDS]
+        admin = rider + [
+            BotCommand(c, app.catalog.t(lang, f"command.{c}")) for c in ADMIN_COMMANDS
+        ]
+        code = "" if lang == "zh" else lang
+        await bot.set_my_commands(
+            rider, scope=BotCommandScopeDefault(), language_code=code or None
+        )
+        for admin_id in sorted(app.settings.admins):
+            platform, _, address = admin_id.partition(":")
+            if platform == PLATFORM and address.lstrip("-").isdigit():
+                await bot.set_my_commands(
+                    admin, scope=BotCommandScopeChat(int(address)), language_code=code or None
+                )
+
+
+class TelegramRunner:
+    """Starts and stops the Application, the command menus and the delivery worker."""
+
+    def __init__(self, app: App, settings: Settings) -> None:
+        self.app = app
+        self.settings = settings
+        self.application = build_application(app, settings)
+        self.delivery: Delivery = self.application.bot_data["delivery"]
+        self._worker: asyncio.Task[None] | None = None
+
+    async def start(self, webhook_url: str | None = None, listen: str = "0.0.0.0:8443") -> None:
+        if webhook_url and not self.settings.telegram_webhook_secret:
+            raise TelegramStartError("--webhook needs TELEGRAM_WEBHOOK_SECRET")
+        try:
+            await self.application.initialize()
+        except InvalidToken as bad:
+            raise TelegramStartError(f"Telegram rejected the token ({bad})") from None
+        await set_command_menus(self.application.bot, self.app)
+        await self.application.start()
+        updater = self.application.updater
+        assert updater is not None
+        if webhook_url:
+            host, _, port = listen.rpartition(":")
+            await updater.start_webhook(
+                listen=host,
+                port=int(port),
+                url_path="telegram",
+                webhook_url=webhook_url,
+                secret_token=self.settings.telegram_webhook_secret.value,
+            )
+        else:
+            await updater.start_polling(poll_interval=0.0, timeout=10)
+        self._worker = asyncio.create_task(self.delivery.run())
+        self.delivery.wake.set()
+
+    async def stop(self) -> None:
+        updater = self.application.updater
+        if updater is not None and updater.running:
+            await updater.stop()
+        if self.application.running:
+            await self.application.stop()
+        if self._worker is not None:
+            self._worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._worker
+        await self.application.shutdown()
+
+
+async def run_telegram(settings: Settings, webhook_url: str | None, listen: str) -> None:
+    app = await App.open(settings)
+    try:
+        runner = TelegramRunner(app, settings)
+        await runner.start(webhook_url, listen)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        log.info("nuanxin is running on Telegram as @%s", runner.application.bot.username)
+        try:
+            await stop.wait()
+        finally:
+            await runner.stop()
+    finally:
+        await app.close()

@@ -1,0 +1,258 @@
+"""A local server that speaks the Telegram Bot API, enough for the real Application.
+
+It queues updates for getUpdates, records every call, serves files for getFile, and can answer
+429 with ``retry_after`` to exercise the rate limiter. Nothing leaves the machine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+TOKEN = "123456:TEST-token"
+
+
+@dataclass
+class Call:
+    method: str
+    params: dict[str, Any]
+
+    @property
+    def chat_id(self) -> int:
+        return int(self.params["chat_id"])
+
+    @property
+    def text(self) -> str:
+        return str(self.params.get("text") or self.params.get("caption") or "")
+
+    @property
+    def buttons(self) -> list[tuple[str, str]]:
+        markup = self.params.get("reply_markup")
+        if not markup:
+            return []
+        rows = json.loads(markup).get("inline_keyboard", [])
+        return [(b["text"], b.get("callback_data", "")) for row in rows for b in row]
+
+
+@dataclass
+class FakeTelegram:
+    updates: list[dict[str, Any]] = field(default_factory=list)
+    calls: list[Call] = field(default_factory=list)
+    files: dict[str, bytes] = field(default_factory=dict)
+    throttle: dict[str, int] = field(default_factory=dict)
+    """Method name → how many more calls to answer with 429."""
+    _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    _changed: asyncio.Condition = field(default_factory=asyncio.Condition)
+    _runner: web.AppRunner | None = None
+    port: int = 0
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/bot"
+
+    @property
+    def file_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/file/bot"
+
+    async def start(self) -> None:
+        server = web.Application()
+        server.router.add_post("/bot{token}/{method}", self._method)
+        server.router.add_get("/file/bot{token}/{path:.*}", self._file)
+        self._runner = web.AppRunner(server, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", self.port)
+        await site.start()
+        self.port = self._runner.addresses[0][1]
+
+    async def stop(self) -> None:
+        if self._runner:
+            await self._runner.cleanup()
+
+    # --- what users do -------------------------------------------------------------------
+    def _user(self, user_id: int) -> dict[str, Any]:
+        return {
+            "id": user_id,
+            "is_bot": False,
+            "first_name": f"rider{user_id}",
+            "language_code": "zh-hans",
+        }
+
+    def _message(self, user_id: int, **content: Any) -> dict[str, Any]:
+        return {
+            "message_id": next(self._ids),
+            "date": int(time.time()),
+            "chat": {"id": user_id, "type": "private"},
+            "from": self._user(user_id),
+            **content,
+        }
+
+    async def push(self, update: dict[str, Any]) -> int:
+        async with self._changed:
+            update_id = update.setdefault("update_id", next(self._ids))
+            self.updates.append(update)
+            self._changed.notify_all()
+        return int(update_id)
+
+    async def text(self, user_id: int, text: str) -> int:
+        return await self.push({"message": self._message(user_id, text=text)})
+
+    async def tap(self, user_id: int, data: str) -> int:
+        return await self.push(
+            {
+                "callback_query": {
+                    "id": str(next(self._ids)),
+                    "from": self._user(user_id),
+                    "chat_instance": "c",
+                    "data": data,
+                    "message": self._message(user_id, text="…"),
+                }
+            }
+        )
+
+    async def location(self, user_id: int, lat: float, lon: float) -> int:
+        return await self.push(
+            {"message": self._message(user_id, location={"latitude": lat, "longitude": lon})}
+        )
+
+    async def contact(self, user_id: int, phone: str) -> int:
+        return await self.push(
+            {
+                "message": self._message(
+                    user_id, contact={"phone_number": phone, "first_name": "r", "user_id": user_id}
+                )
+            }
+        )
+
+    async def photo(self, user_id: int, data: bytes, *, as_document: bool = False) -> int:
+        file_id = f"file{next(self._ids)}"
+        self.files[file_id] = data
+        if as_document:
+            content = {
+                "document": {
+                    "file_id": file_id,
+                    "file_unique_id": file_id,
+                    "file_size": len(data),
+                    "mime_type": "image/jpeg",
+                }
+            }
+        else:
+            content = {
+                "photo": [
+                    {
+                        "file_id": "thumb-" + file_id,
+                        "file_unique_id": "t" + file_id,
+                        "width": 90,
+                        "height": 90,
+                        "file_size": 100,
+                    },
+                    {
+                        "file_id": file_id,
+                        "file_unique_id": file_id,
+                        "width": 1280,
+                        "height": 960,
+                        "file_size": len(data),
+                    },
+                ]
+            }
+        return await self.push({"message": self._message(user_id, **content)})
+
+    # --- what the test waits for ---------------------------------------------------------
+    def sent_to(self, chat_id: int) -> list[Call]:
+        return [
+            c
+            for c in self.calls
+            if c.method.startswith(("send", "edit"))
+            and c.params.get("chat_id")
+            and c.chat_id == chat_id
+        ]
+
+    async def wait_for(self, predicate: Any, within: float = 10) -> None:
+        async with self._changed:
+            await asyncio.wait_for(self._changed.wait_for(predicate), within)
+
+    async def wait_sent(self, chat_id: int, count: int, within: float = 10) -> list[Call]:
+        """Waits until the chat has received ``count`` messages in all; returns them."""
+        await self.wait_for(lambda: len(self.sent_to(chat_id)) >= count, within)
+        return self.sent_to(chat_id)
+
+    # --- the API -------------------------------------------------------------------------
+    async def _method(self, request: web.Request) -> web.Response:
+        if request.match_info["token"] != TOKEN:
+            return web.json_response(
+                {"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401
+            )
+        method = request.match_info["method"]
+        params = dict(await request.post())
+        if self.throttle.get(method, 0) > 0:
+            self.throttle[method] -= 1
+            return web.json_response(
+                {
+                    "ok": False,
+                    "error_code": 429,
+                    "description": "Too Many Requests: retry later",
+                    "parameters": {"retry_after": 0},
+                },
+                status=429,
+            )
+        if method == "getUpdates":
+            return web.json_response({"ok": True, "result": await self._get_updates(params)})
+        async with self._changed:
+            self.calls.append(
+                Call(method, {k: v for k, v in params.items() if isinstance(v, str)})
+            )
+            self._changed.notify_all()
+        return web.json_response({"ok": True, "result": self._answer(method, params)})
+
+    async def _get_updates(self, params: dict[str, Any]) -> list[dict[str, Any]]:
+        offset = int(params.get("offset") or 0)
+        timeout = min(float(params.get("timeout") or 0), 0.3)
+        async with self._changed:
+            self.updates = [u for u in self.updates if u["update_id"] >= offset]
+            if not self.updates and timeout:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(
+                        self._changed.wait_for(lambda: bool(self.updates)), timeout
+                    )
+            return list(self.updates[: int(params.get("limit") or 100)])
+
+    def _answer(self, method: str, params: dict[str, Any]) -> Any:
+        if method == "getMe":
+            return {
+                "id": 1,
+                "is_bot": True,
+                "first_name": "暖新",
+                "username": "nuanxin_bot",
+                "can_join_groups": False,
+                "can_read_all_group_messages": False,
+                "supports_inline_queries": False,
+            }
+        if method == "getFile":
+            file_id = params["file_id"]
+            return {
+                "file_id": file_id,
+                "file_unique_id": file_id,
+                "file_size": len(self.files.get(file_id, b"")),
+                "file_path": f"remote/{file_id}",
+            }
+        if method.startswith(("send", "edit")):
+            chat = {"id": int(params.get("chat_id", 0)), "type": "private"}
+            return {
+                "message_id": next(self._ids),
+                "date": int(time.time()),
+                "chat": chat,
+                "text": params.get("text", ""),
+            }
+        return True
+
+    async def _file(self, request: web.Request) -> web.Response:
+        file_id = request.match_info["path"].removeprefix("remote/")
+        if file_id not in self.files:
+            return web.Response(status=404)
+        return web.Response(body=self.files[file_id])
