@@ -1,0 +1,107 @@
+"""``nuanxin telegram`` as a process, killed with SIGKILL in the middle of a burst."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from storage import reports
+from storage.db import Database
+from tests.fake_telegram import TOKEN, FakeTelegram
+
+RIDERS = range(2000, 2016)
+LATE = 2999
+REF = re.compile(r"SQ-\d{8}-\d{4}")
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[FakeTelegram]:
+    fake = FakeTelegram()
+    await fake.start()
+    yield fake
+    await fake.stop()
+
+
+async def start_bot(server: FakeTelegram, data: Path) -> asyncio.subprocess.Process:
+    env = {
+        **os.environ,
+        "TELEGRAM_BOT_TOKEN": TOKEN,
+        "TELEGRAM_API_URL": server.api_url,
+        "TELEGRAM_FILE_URL": server.file_url,
+        "NUANXIN_DATA_DIR": str(data),
+    }
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "telegram",
+        env=env,
+        cwd=data.parent,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+
+
+def refs_told(server: FakeTelegram, rider: int) -> list[str]:
+    return [m for c in server.sent_to(rider) for m in REF.findall(c.text) if "已提交" in c.text]
+
+
+async def button(server: FakeTelegram, rider: int, count: int, label: str) -> str:
+    """Waits for the rider's ``count``-th message, then finds the newest button like label."""
+    sent = await server.wait_sent(rider, count)
+    return next(d for c in reversed(sent) for text, d in c.buttons if label in text)
+
+
+async def to_summary(server: FakeTelegram, rider: int) -> str:
+    """Walks one rider to the grievance summary; returns the confirm button's data."""
+    await server.text(rider, "/grievance")
+    await server.tap(rider, await button(server, rider, 1, "饮水难"))
+    await server.text(rider, "没有地方喝水")
+    await server.tap(rider, await button(server, rider, 3, "跳过"))
+    await server.tap(rider, await button(server, rider, 5, "跳过"))
+    await server.tap(rider, await button(server, rider, 6, "匿名"))
+    return await button(server, rider, 7, "确认提交")
+
+
+async def test_a_killed_bot_loses_nothing_and_invents_nothing(
+    server: FakeTelegram, tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    bot = await start_bot(server, data)
+    try:
+        confirms = await asyncio.gather(*(to_summary(server, rider) for rider in RIDERS))
+        await server.text(LATE, "/grievance")
+        await server.tap(LATE, await button(server, LATE, 1, "饮水难"))
+        await server.wait_sent(LATE, 2)
+        for rider, confirm in zip(RIDERS, confirms, strict=True):
+            await server.tap(rider, confirm)
+        await server.wait_for(lambda: sum(bool(refs_told(server, r)) for r in RIDERS) >= 3)
+        bot.kill()
+        await bot.wait()
+        told_before = {r: refs_told(server, r) for r in RIDERS}
+        assert any(not refs for refs in told_before.values()), "the kill came too late"
+
+        bot = await start_bot(server, data)
+        await server.wait_for(lambda: all(refs_told(server, r) for r in RIDERS), within=30)
+        await server.text(LATE, "冷饮机坏了")
+        assert "有照片" in (await server.wait_sent(LATE, 3, within=30))[-1].text
+    finally:
+        bot.terminate()
+        await bot.wait()
+
+    db = await Database.open(data / "nuanxin.db")
+    try:
+        async with db.transaction() as tx:
+            stored = [r.ref for r in await reports.of_kind(tx, "grievance")]
+    finally:
+        await db.close()
+    assert len(stored) == len(set(stored)) == len(RIDERS)
+    for rider in RIDERS:
+        assert len(set(refs_told(server, rider))) == 1
+    assert {refs_told(server, r)[0] for r in RIDERS} == set(stored)
