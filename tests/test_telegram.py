@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -170,3 +173,107 @@ async def test_command_menus_are_set_per_role(server: FakeTelegram, bot_app: App
     assert "setstatus" not in [c["command"] for c in default[0]]
     assert "setstatus" in [c["command"] for c in admin[0]]
     assert {"report", "grievance", "declare"} <= {c["command"] for c in default[0]}
+
+
+async def test_the_webhook_refuses_requests_without_the_secret(
+    server: FakeTelegram, tmp_path: Path, clock: ManualClock
+) -> None:
+    import socket
+
+    import aiohttp
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        telegram_token=Secret(TOKEN),
+        telegram_api_url=server.api_url,
+        telegram_file_url=server.file_url,
+        telegram_webhook_secret=Secret("s3cret-token"),
+    )
+    app = await App.open(settings, clock)
+    runner = TelegramRunner(app, settings)
+    await runner.start("https://bot.example.org/telegram", f"127.0.0.1:{port}")
+    try:
+        set_hook = next(c for c in server.calls if c.method == "setWebhook")
+        assert set_hook.params["url"] == "https://bot.example.org/telegram"
+        assert set_hook.params["secret_token"] == "s3cret-token"
+        update = {"update_id": 5, "message": server._message(RIDER, text="/start")}
+        url = f"http://127.0.0.1:{port}/telegram"
+        async with aiohttp.ClientSession() as session:
+            async with session.post(url, json=update) as bare:
+                assert bare.status == 403
+            wrong = {"X-Telegram-Bot-Api-Secret-Token": "guess"}
+            async with session.post(url, json=update, headers=wrong) as guessed:
+                assert guessed.status == 403
+            right = {"X-Telegram-Bot-Api-Secret-Token": "s3cret-token"}
+            async with session.post(url, json=update, headers=right) as accepted:
+                assert accepted.status == 200
+        sent = await server.wait_sent(RIDER, 1)
+        assert len(sent) == 1 and "暖新" in sent[0].text
+    finally:
+        await runner.stop()
+        await app.close()
+
+
+async def test_a_webhook_without_a_secret_is_refused_at_start(
+    server: FakeTelegram, tmp_path: Path, clock: ManualClock
+) -> None:
+    from bot.transports.telegram import TelegramStartError
+
+    settings = Settings(
+        data_dir=tmp_path / "d",
+        telegram_token=Secret(TOKEN),
+        telegram_api_url=server.api_url,
+        telegram_file_url=server.file_url,
+    )
+    app = await App.open(settings, clock)
+    try:
+        with pytest.raises(TelegramStartError, match="TELEGRAM_WEBHOOK_SECRET"):
+            await TelegramRunner(app, settings).start("https://x.example/telegram", "127.0.0.1:1")
+    finally:
+        await app.close()
+
+
+def test_a_missing_or_rejected_token_is_one_line_and_non_zero(tmp_path: Path) -> None:
+    import subprocess
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "NUANXIN_"))}
+    missing = subprocess.run(
+        [sys.executable, "-m", "bot", "telegram"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert missing.returncode != 0
+    assert missing.stderr.strip() == "nuanxin: TELEGRAM_BOT_TOKEN is not set"
+
+
+async def test_a_rejected_token_is_one_line_and_non_zero(
+    server: FakeTelegram, tmp_path: Path
+) -> None:
+    env = {
+        **os.environ,
+        "TELEGRAM_BOT_TOKEN": "999:not-the-token",
+        "TELEGRAM_API_URL": server.api_url,
+        "TELEGRAM_FILE_URL": server.file_url,
+        "NUANXIN_DATA_DIR": str(tmp_path / "d"),
+    }
+    bot = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "telegram",
+        env=env,
+        cwd=tmp_path,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, stderr = await asyncio.wait_for(bot.communicate(), 60)
+    assert bot.returncode == 1
+    last = stderr.decode().strip().splitlines()[-1]
+    assert last.startswith("nuanxin: Telegram rejected the token")
