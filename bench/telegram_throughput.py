@@ -1,0 +1,236 @@
+"""Throughput of the full stack on Telegram, beside two baselines, on one local Bot API server.
+
+Not a test: it prints one JSON line. Riders run in a closed loop (send, wait for the answer,
+send again) through the grievance flow: seven steps, every one durable in SQLite. Baselines:
+(a) a bare python-telegram-bot echo bot; (b) the same flow written the usual way, with a
+ConversationHandler and PicklePersistence. Run: ``python bench/telegram_throughput.py``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.ext import (
+    AIORateLimiter,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    ConversationHandler,
+    MessageHandler,
+    PicklePersistence,
+    filters,
+)
+
+from bot.app import App
+from bot.config import Secret, Settings
+from bot.transports.telegram import TelegramRunner
+from tests.fake_telegram import TOKEN, FakeTelegram
+
+RIDERS = 50
+ROUNDS = 4
+# (what the rider does, the label of the button to tap or the text to send)
+STEPS = (
+    ("text", "/grievance"),
+    ("tap", "饮水难"),
+    ("tap-if-offered", "新问题"),
+    ("text", "没有地方喝水"),
+    ("tap", "跳过"),
+    ("tap", "跳过"),
+    ("tap", "匿名"),
+    ("tap", "确认提交"),
+)
+
+
+def button(server: FakeTelegram, rider: int, since: int, label: str) -> str | None:
+    """The newest button like ``label`` among the replies to the rider's last action."""
+    replies = server.sent_to(rider)[since:]
+    return next((d for c in reversed(replies) for text, d in c.buttons if label in text), None)
+
+
+def shows(server: FakeTelegram, rider: int, since: int, label: str) -> bool:
+    return button(server, rider, since, label) is not None
+
+
+def has_more(server: FakeTelegram, rider: int, than: int) -> bool:
+    return len(server.sent_to(rider)) > than
+
+
+async def ride(server: FakeTelegram, rider: int, latencies: list[float]) -> None:
+    since = 0
+    for _ in range(ROUNDS):
+        for action, value in STEPS:
+            if action == "tap":
+                await server.wait_for(functools.partial(shows, server, rider, since, value), 60)
+            data = button(server, rider, since, value)
+            if action == "tap-if-offered" and data is None:
+                continue
+            since = len(server.sent_to(rider))
+            if action == "text":
+                await server.text(rider, value)
+            else:
+                assert data is not None
+                await server.tap(rider, data)
+            started = time.perf_counter()
+            answered = functools.partial(has_more, server, rider, since)
+            await server.wait_for(answered, within=60)
+            latencies.append(time.perf_counter() - started)
+
+
+async def measure(server: FakeTelegram) -> dict[str, float]:
+    latencies: list[float] = []
+    started = time.perf_counter()
+    await asyncio.gather(*(ride(server, 10_000 + n, latencies) for n in range(RIDERS)))
+    elapsed = time.perf_counter() - started
+    ordered = sorted(latencies)
+    return {
+        "updates_per_s": round(len(latencies) / elapsed, 1),
+        "p50_ms": round(statistics.median(ordered) * 1000, 1),
+        "p99_ms": round(ordered[int(len(ordered) * 0.99) - 1] * 1000, 1),
+    }
+
+
+async def with_server(run: Callable[[FakeTelegram, Path], Awaitable[dict[str, float]]]) -> Any:
+    server = FakeTelegram()
+    await server.start()
+    try:
+        with tempfile.TemporaryDirectory() as folder:
+            return await run(server, Path(folder))
+    finally:
+        await server.stop()
+
+
+async def nuanxin(server: FakeTelegram, folder: Path) -> dict[str, float]:
+    settings = Settings(
+        data_dir=folder,
+        telegram_token=Secret(TOKEN),
+        telegram_api_url=server.api_url,
+        telegram_file_url=server.file_url,
+    )
+    app = await App.open(settings)
+    runner = TelegramRunner(app, settings)
+    await runner.start()
+    try:
+        return await measure(server)
+    finally:
+        await runner.stop()
+        await app.close()
+
+
+def _builder(server: FakeTelegram) -> ApplicationBuilder[Any, Any, Any, Any, Any, Any]:
+    return (
+        ApplicationBuilder()
+        .token(TOKEN)
+        .base_url(server.api_url)
+        .base_file_url(server.file_url)
+        .rate_limiter(AIORateLimiter())
+        .concurrent_updates(True)
+    )
+
+
+KEYBOARD = InlineKeyboardMarkup(
+    [
+        [InlineKeyboardButton(label, callback_data=str(n))]
+        for n, (action, label) in enumerate(STEPS)
+        if action == "tap"
+    ]
+)
+"""The baselines answer every step with the flow's buttons, so riders can tap through."""
+
+
+async def run_plain(server: FakeTelegram, application: Any) -> dict[str, float]:
+    async with application:
+        await application.start()
+        await application.updater.start_polling(poll_interval=0.0, timeout=10)
+        try:
+            return await measure(server)
+        finally:
+            await application.updater.stop()
+            await application.stop()
+
+
+async def echo(server: FakeTelegram, _: Path) -> dict[str, float]:
+    """(a) Every update answered with one message; the flow's buttons are echoed back."""
+    application = _builder(server).build()
+
+    async def answer(update: Update, _: Any) -> None:
+        if update.callback_query:
+            await update.callback_query.answer()
+        assert update.effective_chat
+        await update.get_bot().send_message(
+            update.effective_chat.id, "echo", reply_markup=KEYBOARD
+        )
+
+    application.add_handler(MessageHandler(filters.ALL, answer))
+    application.add_handler(CallbackQueryHandler(answer))
+    return await run_plain(server, application)
+
+
+async def conversation(server: FakeTelegram, folder: Path) -> dict[str, float]:
+    """(b) The grievance flow as a ConversationHandler, persisted with PicklePersistence."""
+    persistence = PicklePersistence(folder / "state.pickle")
+    application = _builder(server).persistence(persistence).concurrent_updates(False).build()
+
+    def ask(step: int) -> Callable[[Update, Any], Awaitable[int]]:
+        async def handle(update: Update, context: Any) -> int:
+            if update.callback_query:
+                await update.callback_query.answer()
+            context.user_data[f"step{step}"] = (
+                update.effective_message.text if update.message else "tap"
+            )
+            await update.get_bot().send_message(
+                update.effective_chat.id, f"step {step}", reply_markup=KEYBOARD
+            )
+            return step + 1 if step < len(steps) - 1 else ConversationHandler.END
+
+        return handle
+
+    steps = [action for action, _ in STEPS if action != "tap-if-offered"]
+    states: dict[object, list[Any]] = {
+        step: [MessageHandler(filters.TEXT, ask(step))]
+        if action == "text"
+        else [CallbackQueryHandler(ask(step))]
+        for step, action in enumerate(steps)
+        if step
+    }
+    application.add_handler(
+        ConversationHandler(
+            entry_points=[MessageHandler(filters.Regex("^/grievance"), ask(0))],
+            states=states,
+            fallbacks=[],
+            name="grievance",
+            persistent=True,
+            per_message=False,
+        )
+    )
+    return await run_plain(server, application)
+
+
+async def main() -> None:
+    figures = {
+        "riders": RIDERS,
+        "updates_per_rider": ROUNDS * len(STEPS),
+        "nuanxin": await with_server(nuanxin),
+        "bare_echo": await with_server(echo),
+        "conversationhandler_pickle": await with_server(conversation),
+    }
+    ours, bare = figures["nuanxin"]["updates_per_s"], figures["bare_echo"]["updates_per_s"]
+    figures["ratio_to_echo"] = round(ours / bare, 2)
+    figures["ratio_to_conversationhandler"] = round(
+        ours / figures["conversationhandler_pickle"]["updates_per_s"], 2
+    )
+    print(json.dumps(figures, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
