@@ -241,25 +241,20 @@ async def of_kind(tx: Tx, kind: str) -> list[Report]:
     return await _reports(tx, "kind = ? ORDER BY id", (kind,))
 
 
-async def reporter_counts(tx: Tx, report_ids: list[int]) -> dict[int, int]:
+async def _counts_per_report(tx: Tx, table: str, report_ids: list[int]) -> dict[int, int]:
     if not report_ids:
         return {}
     marks = ",".join("?" * len(report_ids))
     async with tx.execute(
-        f"SELECT report_id, count(*) FROM report_reporters WHERE report_id IN ({marks}) "
-        "GROUP BY report_id",
+        f"SELECT report_id, count(*) FROM {table} WHERE report_id IN ({marks}) GROUP BY report_id",
         report_ids,
     ) as cursor:
         return {row[0]: row[1] for row in await cursor.fetchall()}
+
+
+async def reporter_counts(tx: Tx, report_ids: list[int]) -> dict[int, int]:
+    return await _counts_per_report(tx, "report_reporters", report_ids)
 
 
 async def photo_counts(tx: Tx, report_ids: list[int]) -> dict[int, int]:
-    if not report_ids:
-        return {}
-    marks = ",".join("?" * len(report_ids))
-    async with tx.execute(
-        f"SELECT report_id, count(*) FROM report_photos WHERE report_id IN ({marks}) "
-        "GROUP BY report_id",
-        report_ids,
-    ) as cursor:
-        return {row[0]: row[1] for row in await cursor.fetchall()}
+    return await _counts_per_report(tx, "report_photos", report_ids)

@@ -12,6 +12,7 @@ from bot.app import App
 from bot.clock import CHINA, ManualClock
 from bot.config import Settings
 from tests.chat import Chat
+from tests.fake_telegram import FakeTelegram
 
 
 @pytest.fixture
@@ -35,3 +36,12 @@ async def app(settings: Settings, clock: ManualClock) -> AsyncIterator[App]:
 @pytest.fixture
 def rider(app: App) -> Chat:
     return Chat(app, "rider")
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[FakeTelegram]:
+    """A local Bot API server on a free loopback port."""
+    fake = FakeTelegram()
+    await fake.start()
+    yield fake
+    await fake.stop()

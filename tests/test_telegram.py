@@ -23,14 +23,6 @@ RIDER, ADMIN = 501, 900
 
 
 @pytest.fixture
-async def server() -> AsyncIterator[FakeTelegram]:
-    fake = FakeTelegram()
-    await fake.start()
-    yield fake
-    await fake.stop()
-
-
-@pytest.fixture
 async def bot_app(server: FakeTelegram, tmp_path: Path, clock: ManualClock) -> AsyncIterator[App]:
     settings = Settings(
         data_dir=tmp_path / "data",

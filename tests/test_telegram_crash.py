@@ -6,10 +6,7 @@ import asyncio
 import os
 import re
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
-
-import pytest
 
 from storage import reports
 from storage.db import Database
@@ -18,14 +15,6 @@ from tests.fake_telegram import TOKEN, FakeTelegram
 RIDERS = range(2000, 2016)
 LATE = 2999
 REF = re.compile(r"SQ-\d{8}-\d{4}")
-
-
-@pytest.fixture
-async def server() -> AsyncIterator[FakeTelegram]:
-    fake = FakeTelegram()
-    await fake.start()
-    yield fake
-    await fake.stop()
 
 
 async def start_bot(server: FakeTelegram, data: Path) -> asyncio.subprocess.Process:
