@@ -104,6 +104,7 @@ async def test_bad_input_gets_a_hint_and_changes_nothing(app: App, rider: Chat) 
         (await rider.say("!loc 31.2 121.5")).text,
         (await rider.say("x" * 31)).text,
     ]
+    assert "不能为空" in (await rider.say("   ")).text
     assert "请直接打字" in hints[1]
     assert "太长了" in hints[2]
     assert await draft_of(app) == before
