@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
+from storage import users
 from storage.db import Database
 from storage.migrations import MIGRATIONS
 
@@ -35,15 +37,13 @@ async def test_a_failed_transaction_leaves_nothing_behind(tmp_path: Path) -> Non
     db = await Database.open(tmp_path / "x.db")
     try:
         async with db.transaction() as tx:
-            await tx.execute(
-                "INSERT INTO users (id, created_at, last_seen_at) VALUES ('console:x', '', '')"
-            )
+            await users.touch(tx, "console:x", datetime.now(UTC))
+            assert await users.get(tx, "console:x") is not None
             raise RuntimeError("boom")
     except RuntimeError:
         pass
-    async with db.transaction() as tx, tx.execute("SELECT count(*) FROM users") as cursor:
-        row = await cursor.fetchone()
-    assert row is not None and row[0] == 0
+    async with db.transaction() as tx:
+        assert await users.get(tx, "console:x") is None
     async with db.transaction() as tx, tx.execute("PRAGMA journal_mode") as cursor:
         mode = await cursor.fetchone()
     assert mode is not None and mode[0] == "wal"
