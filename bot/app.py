@@ -6,11 +6,11 @@ from dataclasses import dataclass
 
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
-from bot.events import Event, Outgoing, Reply
+from bot.events import Event, Handled, Outgoing, Reply
 from bot.i18n import Catalog, catalog
 from handlers.dispatch import Dispatcher
 from handlers.registry import build_registry
-from storage import outbox
+from storage import outbox, users
 from storage.db import Database
 
 
@@ -34,16 +34,24 @@ class App:
     async def close(self) -> None:
         await self.db.close()
 
-    async def handle(self, event: Event) -> bool:
+    async def handle(self, event: Event) -> Handled:
         return await self.dispatcher.handle(event)
 
-    async def unsent(self, platform: str) -> list[Outgoing]:
+    async def unsent(self, platform: str, after: int = 0) -> list[Outgoing]:
         async with self.db.transaction() as tx:
-            return await outbox.unsent(tx, platform)
+            return await outbox.unsent(tx, platform, after)
 
-    async def mark_sent(self, message_id: int) -> None:
+    async def mark_sent(self, message_id: int, delivered_as: str | None = None) -> None:
         async with self.db.transaction() as tx:
-            await outbox.mark_sent(tx, message_id, self.clock.now())
+            await outbox.mark_sent(tx, message_id, self.clock.now(), delivered_as)
+
+    async def unreachable(self, user_id: str) -> None:
+        async with self.db.transaction() as tx:
+            await users.mark_unreachable(tx, user_id, self.clock.now())
+
+    async def delivered_as(self, message_id: int) -> str | None:
+        async with self.db.transaction() as tx:
+            return await outbox.delivered_as(tx, message_id)
 
     async def last_buttons(self, user_id: str) -> Reply | None:
         async with self.db.transaction() as tx:

@@ -73,6 +73,9 @@ class Reply:
     venue: Venue | None = None
     request: Request | None = None
     request_label: str = ""
+    edit_of: int | None = None
+    """The outbox id of an earlier message this one replaces in place (a progress count);
+    a platform that cannot edit, or a message not yet delivered, gets it as a new message."""
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False)
@@ -89,6 +92,17 @@ class Reply:
 
     def flat_buttons(self) -> list[Button]:
         return [button for row in self.buttons for button in row]
+
+
+@dataclass(frozen=True)
+class Handled:
+    """What became of one event."""
+
+    fresh: bool
+    """False for a redelivered update: nothing was done."""
+    notice: str = ""
+    """A short remark about the event itself (a stale button, a button of another role),
+    shown as a pop-up where the platform has one rather than as a message in the chat."""
 
 
 @dataclass(frozen=True)

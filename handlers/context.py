@@ -39,6 +39,8 @@ class Context:
     show_step_again: bool = False
     """Set by an action run mid-flow (help, language) so the rider sees where they were."""
     sent: list[int] = field(default_factory=list)
+    notice: str = ""
+    """A remark about the event itself, for the transport to show as a pop-up."""
 
     @property
     def is_admin(self) -> bool:
@@ -85,6 +87,9 @@ class Context:
     async def show_menu(self, intro_key: str = "menu.title") -> None:
         buttons = [self.menu_button(label, action) for label, action in self.menu_items]
         await self.reply(self.t(intro_key), rows(buttons, 2))
+
+    def alert(self, key: str, /, **params: object) -> None:
+        self.notice = self.t(key, **params)
 
     async def say(self, key: str, /, **params: object) -> None:
         await self.reply(self.t(key, **params))

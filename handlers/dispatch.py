@@ -13,7 +13,7 @@ from dataclasses import replace
 
 from bot.clock import Clock
 from bot.config import Settings
-from bot.events import Event, EventKind, Reply
+from bot.events import Event, EventKind, Handled, Reply
 from bot.i18n import Catalog
 from bot.media import Media, prepare_media
 from handlers import engine
@@ -40,14 +40,14 @@ class Dispatcher:
         self._registry = registry
         self._catalog = catalog
 
-    async def handle(self, event: Event) -> bool:
-        """Handles one event; False when it was a redelivery and nothing was done."""
+    async def handle(self, event: Event) -> Handled:
+        notice = ""
         try:
             media = await self._prepare_media(event)
             async with self._db.transaction() as tx:
                 now = self._clock.now()
                 if event.update_key and not await updates.claim(tx, event.update_key, now):
-                    return False
+                    return Handled(fresh=False)
                 user = await users.touch(tx, event.user, now)
                 ctx = Context(
                     tx=tx,
@@ -65,12 +65,13 @@ class Dispatcher:
                     await conversations.delete(tx, user.id)
                 else:
                     await conversations.save(tx, ctx.conversation)
+                notice = ctx.notice
         except Exception:
             log.exception(
                 "handling %s from %s failed (update %s)", event.kind, event.user, event.update_key
             )
             await self._apologise(event)
-        return True
+        return Handled(fresh=True, notice=notice)
 
     async def _prepare_media(self, event: Event) -> Media | None:
         """Processes a photo or voice note only when the current step wants one, so files
@@ -111,7 +112,7 @@ class Dispatcher:
             if action is None:
                 await ctx.say("hint.unknown_command", command=event.command)
                 return
-            await self._run(ctx, action, event.text)
+            await self._run(ctx, action, event.text, from_button=False)
             return
         if event.kind is EventKind.BUTTON:
             await self._button(ctx, event)
@@ -127,20 +128,25 @@ class Dispatcher:
             name, _, argument = value.partition(":")
             action = self._registry.by_name(name)
             if action is None:
-                await ctx.say("hint.unknown_button")
+                ctx.alert("hint.unknown_button")
                 return
-            await self._run(ctx, action, argument)
+            await self._run(ctx, action, argument, from_button=True)
             return
         if ctx.conversation is not None and scope == ctx.conversation.token:
             await engine.feed(ctx, self._flow(ctx), replace(event, data=value))
             return
-        await ctx.say("hint.stale_button")
+        ctx.alert("hint.stale_button")
         if ctx.conversation is not None:
             await engine.reprompt(ctx, self._flow(ctx))
 
-    async def _run(self, ctx: Context, action: Action, argument: str) -> None:
+    async def _run(
+        self, ctx: Context, action: Action, argument: str, *, from_button: bool
+    ) -> None:
         if action.role is Role.ADMIN and not ctx.is_admin:
-            await ctx.say("hint.not_allowed")
+            if from_button:
+                ctx.alert("hint.not_allowed")
+            else:
+                await ctx.say("hint.not_allowed")
             return
         if ctx.conversation is not None and not action.during_flow:
             flow = self._flow(ctx)

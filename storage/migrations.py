@@ -120,4 +120,11 @@ CREATE TABLE ref_counters (
 );
 """
 
-MIGRATIONS: tuple[str, ...] = (M001_INITIAL, M002_REPORTS)
+M003_DELIVERY = """
+ALTER TABLE outbox ADD COLUMN delivered_as TEXT;
+ALTER TABLE users ADD COLUMN unreachable_at TEXT;
+"""
+"""The platform's own id of a sent message, so a later one can edit it in place; and when a
+user blocked the bot, so broadcasts skip them until they write again."""
+
+MIGRATIONS: tuple[str, ...] = (M001_INITIAL, M002_REPORTS, M003_DELIVERY)

@@ -22,18 +22,32 @@ async def add(tx: Tx, recipient: str, reply: Reply, now: datetime) -> int:
     return cursor.lastrowid
 
 
-async def unsent(tx: Tx, platform: str, limit: int = 500) -> list[Outgoing]:
+async def unsent(tx: Tx, platform: str, after: int = 0, limit: int = 500) -> list[Outgoing]:
+    """Unsent messages of a platform, oldest first, from the id ``after`` on (a transport
+    that already holds some in its queues asks only for newer ones)."""
     async with tx.execute(
         "SELECT id, recipient, payload FROM outbox "
-        "WHERE sent_at IS NULL AND recipient LIKE ? ORDER BY id LIMIT ?",
-        (f"{platform}:%", limit),
+        "WHERE sent_at IS NULL AND id > ? AND recipient LIKE ? ORDER BY id LIMIT ?",
+        (after, f"{platform}:%", limit),
     ) as cursor:
         rows = await cursor.fetchall()
     return [Outgoing(row["id"], row["recipient"], Reply.from_json(row["payload"])) for row in rows]
 
 
-async def mark_sent(tx: Tx, message_id: int, now: datetime) -> None:
-    await tx.execute("UPDATE outbox SET sent_at = ? WHERE id = ?", (to_db(now), message_id))
+async def mark_sent(
+    tx: Tx, message_id: int, now: datetime, delivered_as: str | None = None
+) -> None:
+    await tx.execute(
+        "UPDATE outbox SET sent_at = ?, delivered_as = ? WHERE id = ?",
+        (to_db(now), delivered_as, message_id),
+    )
+
+
+async def delivered_as(tx: Tx, message_id: int) -> str | None:
+    """The platform's id of a sent message; None while it is unsent."""
+    async with tx.execute("SELECT delivered_as FROM outbox WHERE id = ?", (message_id,)) as cursor:
+        row = await cursor.fetchone()
+    return row["delivered_as"] if row else None
 
 
 async def last_with_buttons(tx: Tx, recipient: str) -> Reply | None:

@@ -20,7 +20,8 @@ async def touch(tx: Tx, user_id: str, now: datetime) -> User:
     stamp = to_db(now)
     await tx.execute(
         "INSERT INTO users (id, created_at, last_seen_at) VALUES (?, ?, ?) "
-        "ON CONFLICT(id) DO UPDATE SET last_seen_at = excluded.last_seen_at",
+        "ON CONFLICT(id) DO UPDATE SET last_seen_at = excluded.last_seen_at, "
+        "unreachable_at = NULL",
         (user_id, stamp, stamp),
     )
     user = await get(tx, user_id)
@@ -45,3 +46,8 @@ async def langs_of(tx: Tx, user_ids: list[str]) -> dict[str, str]:
     marks = ",".join("?" * len(user_ids))
     async with tx.execute(f"SELECT id, lang FROM users WHERE id IN ({marks})", user_ids) as cur:
         return {row["id"]: row["lang"] for row in await cur.fetchall()}
+
+
+async def mark_unreachable(tx: Tx, user_id: str, now: datetime) -> None:
+    """The platform refused to deliver to this user (they blocked the bot)."""
+    await tx.execute("UPDATE users SET unreachable_at = ? WHERE id = ?", (to_db(now), user_id))

@@ -64,8 +64,9 @@ class Chat:
 async def press(app: App, data: str, user: str = "console:rider") -> str:
     """Delivers button data as a platform would, whether or not such a button was shown,
     and returns the text then sent to that user."""
-    await app.handle(Event(user, EventKind.BUTTON, data=data))
+    handled = await app.handle(Event(user, EventKind.BUTTON, data=data))
     sent = await app.unsent("console")
     for message in sent:
         await app.mark_sent(message.id)
-    return "\n".join(m.reply.text for m in sent if m.recipient == user)
+    texts = [m.reply.text for m in sent if m.recipient == user]
+    return "\n".join([handled.notice, *texts] if handled.notice else texts)

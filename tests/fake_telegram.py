@@ -45,9 +45,15 @@ class Call:
 class FakeTelegram:
     updates: list[dict[str, Any]] = field(default_factory=list)
     calls: list[Call] = field(default_factory=list)
+    refused: list[Call] = field(default_factory=list)
+    """Calls answered with an error other than 429: nothing reached the user."""
     files: dict[str, bytes] = field(default_factory=dict)
     throttle: dict[str, int] = field(default_factory=dict)
     """Method name → how many more calls to answer with 429."""
+    blocked: set[int] = field(default_factory=set)
+    """Users who blocked the bot: sending to them is answered with 403."""
+    shown: dict[tuple[int, int], str] = field(default_factory=dict)
+    """(chat, message id) → the text the user sees now, edits included."""
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _changed: asyncio.Condition = field(default_factory=asyncio.Condition)
     _runner: web.AppRunner | None = None
@@ -133,6 +139,7 @@ class FakeTelegram:
     async def photo(self, user_id: int, data: bytes, *, as_document: bool = False) -> int:
         file_id = f"file{next(self._ids)}"
         self.files[file_id] = data
+        content: dict[str, Any]
         if as_document:
             content = {
                 "document": {
@@ -185,29 +192,21 @@ class FakeTelegram:
     # --- the API -------------------------------------------------------------------------
     async def _method(self, request: web.Request) -> web.Response:
         if request.match_info["token"] != TOKEN:
-            return web.json_response(
-                {"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401
-            )
+            return self._error(401, "Unauthorized")
         method = request.match_info["method"]
         params = dict(await request.post())
         if self.throttle.get(method, 0) > 0:
             self.throttle[method] -= 1
-            return web.json_response(
-                {
-                    "ok": False,
-                    "error_code": 429,
-                    "description": "Too Many Requests: retry later",
-                    "parameters": {"retry_after": 0},
-                },
-                status=429,
-            )
+            return self._error(429, "Too Many Requests: retry later", retry_after=1)
         if method == "getUpdates":
             return web.json_response({"ok": True, "result": await self._get_updates(params)})
+        call = Call(method, {k: v for k, v in params.items() if isinstance(v, str)})
+        refusal = self._refusal(method, params)
         async with self._changed:
-            self.calls.append(
-                Call(method, {k: v for k, v in params.items() if isinstance(v, str)})
-            )
+            (self.refused if refusal else self.calls).append(call)
             self._changed.notify_all()
+        if refusal:
+            return refusal
         return web.json_response({"ok": True, "result": self._answer(method, params)})
 
     async def _get_updates(self, params: dict[str, Any]) -> list[dict[str, Any]]:
@@ -221,6 +220,22 @@ class FakeTelegram:
                         self._changed.wait_for(lambda: bool(self.updates)), timeout
                     )
             return list(self.updates[: int(params.get("limit") or 100)])
+
+    def _refusal(self, method: str, params: dict[str, Any]) -> web.Response | None:
+        chat = int(params.get("chat_id") or 0)
+        if chat in self.blocked and method.startswith("send"):
+            return self._error(403, "Forbidden: bot was blocked by the user")
+        edited = (chat, int(params.get("message_id") or 0))
+        if method == "editMessageText" and edited not in self.shown:
+            return self._error(400, "Bad Request: message to edit not found")
+        return None
+
+    @staticmethod
+    def _error(code: int, description: str, **parameters: int) -> web.Response:
+        answer = {"ok": False, "error_code": code, "description": description}
+        if parameters:
+            answer["parameters"] = parameters
+        return web.json_response(answer, status=code)
 
     def _answer(self, method: str, params: dict[str, Any]) -> Any:
         if method == "getMe":
@@ -242,11 +257,15 @@ class FakeTelegram:
                 "file_path": f"remote/{file_id}",
             }
         if method.startswith(("send", "edit")):
-            chat = {"id": int(params.get("chat_id", 0)), "type": "private"}
+            chat_id = int(params.get("chat_id", 0))
+            message_id = int(params.get("message_id") or next(self._ids))
+            self.shown[(chat_id, message_id)] = str(
+                params.get("text") or params.get("caption") or ""
+            )
             return {
-                "message_id": next(self._ids),
+                "message_id": message_id,
                 "date": int(time.time()),
-                "chat": chat,
+                "chat": {"id": chat_id, "type": "private"},
                 "text": params.get("text", ""),
             }
         return True

@@ -192,9 +192,9 @@ async def test_commands_mid_flow_keep_the_draft(app: App, rider: Chat) -> None:
 
 async def test_a_redelivered_update_changes_nothing(app: App) -> None:
     start = Event("console:rider", EventKind.COMMAND, command="declare", update_key="t:1")
-    assert await app.handle(start) is True
+    assert (await app.handle(start)).fresh is True
     first = await app.unsent("console")
-    assert await app.handle(start) is False
+    assert (await app.handle(start)).fresh is False
     assert await app.unsent("console") == first
 
 

@@ -14,8 +14,9 @@ import pytest
 from bot.app import App
 from bot.clock import ManualClock
 from bot.config import Secret, Settings
+from bot.events import Reply, Venue
 from bot.transports.telegram import TelegramRunner
-from storage import reports
+from storage import outbox, reports
 from tests import images
 from tests.fake_telegram import TOKEN, Call, FakeTelegram
 
@@ -23,7 +24,9 @@ RIDER, ADMIN = 501, 900
 
 
 @pytest.fixture
-async def bot_app(server: FakeTelegram, tmp_path: Path, clock: ManualClock) -> AsyncIterator[App]:
+async def runner(
+    server: FakeTelegram, tmp_path: Path, clock: ManualClock
+) -> AsyncIterator[TelegramRunner]:
     settings = Settings(
         data_dir=tmp_path / "data",
         admins=frozenset({f"telegram:{ADMIN}"}),
@@ -32,11 +35,25 @@ async def bot_app(server: FakeTelegram, tmp_path: Path, clock: ManualClock) -> A
         telegram_file_url=server.file_url,
     )
     app = await App.open(settings, clock)
-    runner = TelegramRunner(app, settings)
-    await runner.start()
-    yield app
-    await runner.stop()
+    started = TelegramRunner(app, settings)
+    await started.start()
+    yield started
+    await started.stop()
     await app.close()
+
+
+@pytest.fixture
+def bot_app(runner: TelegramRunner) -> App:
+    return runner.app
+
+
+async def queue(runner: TelegramRunner, recipient: str, *replies: Reply) -> int:
+    """Puts messages in the outbox in one transaction, as a flow would, and wakes the
+    delivery; returns the first one's id."""
+    async with runner.app.db.transaction() as tx:
+        ids = [await outbox.add(tx, recipient, r, runner.app.clock.now()) for r in replies]
+    runner.delivery.wake.set()
+    return ids[0]
 
 
 def data_of(call: Call, label: str) -> str:
@@ -114,15 +131,27 @@ async def test_stale_and_forged_buttons_are_answered_not_crashed(
 ) -> None:
     await server.tap(RIDER, "deadbe:yes")
     await server.tap(RIDER, "x" * 64)
-    sent = await server.wait_sent(RIDER, 2)
-    assert "过期" in sent[0].text and "过期" in sent[1].text
     await server.wait_for(
         lambda: len([c for c in server.calls if c.method == "answerCallbackQuery"]) == 2
     )
+    alerts = [c.params for c in server.calls if c.method == "answerCallbackQuery"]
+    assert all(a["show_alert"] == "true" for a in alerts)
+    assert "过期" in alerts[0]["text"] and "过期" in alerts[1]["text"]
+    assert server.sent_to(RIDER) == []
+
+
+async def test_a_rider_pressing_an_admin_button_gets_an_alert_and_nothing_changes(
+    server: FakeTelegram, bot_app: App
+) -> None:
+    await server.tap(RIDER, "m:setstatus:YH-20261201-0001 resolved")
+    await server.wait_for(lambda: any(c.method == "answerCallbackQuery" for c in server.calls))
+    alert = next(c.params for c in server.calls if c.method == "answerCallbackQuery")
+    assert "权限" in alert["text"]
+    assert server.sent_to(RIDER) == []
 
 
 async def test_rate_limited_sends_are_retried(server: FakeTelegram, bot_app: App) -> None:
-    server.throttle["sendMessage"] = 3
+    server.throttle["sendMessage"] = 2
     await server.text(RIDER, "/start")
     sent = await server.wait_sent(RIDER, 1)
     assert "暖新" in sent[0].text
@@ -269,3 +298,43 @@ async def test_a_rejected_token_is_one_line_and_non_zero(
     assert bot.returncode == 1
     last = stderr.decode().strip().splitlines()[-1]
     assert last.startswith("nuanxin: Telegram rejected the token")
+
+
+async def test_a_progress_message_is_edited_in_place_and_only_its_last_count_is_sent(
+    server: FakeTelegram, runner: TelegramRunner
+) -> None:
+    first = await queue(runner, f"telegram:{ADMIN}", Reply(text="已发送 0 / 3"))
+    await server.wait_sent(ADMIN, 1)
+    await queue(
+        runner,
+        f"telegram:{ADMIN}",
+        Reply(text="已发送 1 / 3", edit_of=first),
+        Reply(text="已发送 3 / 3", edit_of=first),
+    )
+    await server.wait_for(lambda: "已发送 3 / 3" in server.shown.values())
+    calls = [(c.method, c.text) for c in server.sent_to(ADMIN)]
+    assert calls == [("sendMessage", "已发送 0 / 3"), ("editMessageText", "已发送 3 / 3")]
+    assert len(server.shown) == 1
+
+
+async def test_an_edit_of_a_message_never_delivered_arrives_as_a_new_message(
+    server: FakeTelegram, runner: TelegramRunner
+) -> None:
+    server.blocked.add(ADMIN)
+    first = await queue(runner, f"telegram:{ADMIN}", Reply(text="已发送 0 / 3"))
+    await server.wait_for(lambda: bool(server.refused))
+    server.blocked.clear()
+    await queue(runner, f"telegram:{ADMIN}", Reply(text="已发送 3 / 3", edit_of=first))
+    sent = await server.wait_sent(ADMIN, 1)
+    assert [(c.method, c.text) for c in sent] == [("sendMessage", "已发送 3 / 3")]
+
+
+async def test_a_venue_reply_opens_on_the_map(
+    server: FakeTelegram, runner: TelegramRunner
+) -> None:
+    station = Venue(31.2304, 121.4737, "暖新驿站（人民广场）", "黄浦区人民大道 200 号")
+    await queue(runner, f"telegram:{RIDER}", Reply(text="最近的驿站", venue=station))
+    venue = (await server.wait_sent(RIDER, 1))[0]
+    assert venue.method == "sendVenue"
+    assert venue.params["title"] == "暖新驿站（人民广场）"
+    assert float(venue.params["latitude"]) == 31.2304

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TextIO
 
 from bot.app import App
-from bot.events import Event, EventKind, Outgoing
+from bot.events import Event, EventKind, Outgoing, Reply
 
 PLATFORM = "console"
 
@@ -110,9 +110,12 @@ class Console:
     async def feed(self, line: str) -> list[Outgoing]:
         """Handles one input line and returns what the bot sent because of it."""
         event = await self.event_for(line)
+        notice: list[Outgoing] = []
         if event is not None:
-            await self.app.handle(event)
-        return await self.deliver()
+            handled = await self.app.handle(event)
+            if handled.notice:
+                notice = [Outgoing(0, event.user, Reply(text=handled.notice))]
+        return notice + await self.deliver()
 
     async def run(self, lines: TextIO) -> None:
         self._print(await self.deliver())

@@ -12,9 +12,11 @@ import asyncio
 import contextlib
 import logging
 import signal
+import time
 import uuid
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Awaitable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +28,7 @@ from telegram import (
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     KeyboardButton,
+    Message,
     ReplyKeyboardMarkup,
     Update,
 )
@@ -84,40 +87,132 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
         """Nothing to tear down."""
 
 
-class Delivery:
-    """Sends the outbox's unsent Telegram messages, one worker, oldest first."""
+@dataclass(frozen=True)
+class Limits:
+    """Telegram's flood limits: about 30 messages a second overall, and about one a second in
+    one chat, where a short burst passes."""
 
-    def __init__(self, app: App, bot: Bot) -> None:
+    overall_per_s: float = 30
+    chat_burst: int = 3
+    chat_per_s: float = 1.0
+    retry_after_max: int = 5
+
+
+class ChatPace:
+    """A token bucket per chat, on the monotonic clock: pacing is about the wire, not about
+    the riders' time, so it does not use the domain clock."""
+
+    def __init__(self, limits: Limits) -> None:
+        self._limits = limits
+        self._buckets: dict[str, tuple[float, float]] = {}
+
+    def delay(self, chat: str) -> float:
+        """Takes one token for ``chat`` and says how long to wait before using it."""
+        now = time.monotonic()
+        tokens, then = self._buckets.get(chat, (float(self._limits.chat_burst), now))
+        tokens = min(self._limits.chat_burst, tokens + (now - then) * self._limits.chat_per_s)
+        tokens -= 1
+        self._buckets[chat] = (tokens, now)
+        if len(self._buckets) > 10_000:
+            self._forget_full(now)
+        return max(0.0, -tokens / self._limits.chat_per_s)
+
+    def _forget_full(self, now: float) -> None:
+        refill = self._limits.chat_burst / self._limits.chat_per_s
+        self._buckets = {c: b for c, b in self._buckets.items() if now - b[1] < refill}
+
+
+class Delivery:
+    """Sends the outbox's unsent Telegram messages: each chat in order and paced, chats side
+    by side, everything through the Application's rate limiter.
+
+    A pending edit of a message that a newer edit replaces is skipped, so a progress count
+    never queues up behind itself.
+    """
+
+    POLL_S = 2.0
+    """How often to look for messages queued by another process (the command line)."""
+
+    def __init__(self, app: App, bot: Bot, limits: Limits) -> None:
         self.app = app
         self.bot = bot
         self.wake = asyncio.Event()
+        self._pace = ChatPace(limits)
+        self._queues: dict[str, deque[Outgoing]] = {}
+        self._senders: set[asyncio.Task[None]] = set()
+        self._taken = 0
+        """The newest outbox id already in a queue."""
 
     async def run(self) -> None:
-        while True:
-            await self.wake.wait()
-            self.wake.clear()
-            await self.drain()
+        try:
+            while True:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.wake.wait(), self.POLL_S)
+                self.wake.clear()
+                await self.drain()
+        finally:
+            for sender in list(self._senders):
+                sender.cancel()
 
     async def drain(self) -> None:
-        while batch := await self.app.unsent(PLATFORM):
+        while batch := await self.app.unsent(PLATFORM, after=self._taken):
             for message in batch:
-                await self._send_one(message)
+                self._taken = message.id
+                queue = self._queues.get(message.address)
+                if queue is None:
+                    queue = self._queues[message.address] = deque()
+                    sender = asyncio.create_task(self._send_chat(message.address, queue))
+                    self._senders.add(sender)
+                    sender.add_done_callback(self._senders.discard)
+                queue.append(message)
 
-    async def _send_one(self, message: Outgoing) -> None:
+    async def _send_chat(self, address: str, queue: deque[Outgoing]) -> None:
         try:
-            await send(self.bot, int(message.address), message.reply)
-        except Forbidden:
-            log.info(
-                "telegram user %s blocked the bot; message %s dropped", message.address, message.id
-            )
-        except BadRequest as bad:
-            log.error("telegram refused message %s to %s: %s", message.id, message.address, bad)
-        except TelegramError:
-            log.exception(
-                "sending message %s to %s failed; will retry", message.id, message.address
-            )
-            return
-        await self.app.mark_sent(message.id)
+            while queue:
+                message = queue.popleft()
+                target = message.reply.edit_of
+                if target is not None and any(m.reply.edit_of == target for m in queue):
+                    await self.app.mark_sent(message.id)
+                    continue
+                await asyncio.sleep(self._pace.delay(address))
+                await self.app.mark_sent(message.id, await self._send_until_done(message))
+        except Exception:
+            log.exception("delivery to %s stopped; the rest waits for the next start", address)
+        finally:
+            del self._queues[address]
+
+    async def _send_until_done(self, message: Outgoing) -> str | None:
+        """Sends one message, retrying network trouble with growing pauses; returns the
+        Telegram message id, or None when Telegram will never take it."""
+        pause = 1.0
+        while True:
+            try:
+                return await self._send_one(message)
+            except Forbidden:
+                log.info("telegram user %s blocked the bot", message.address)
+                await self.app.unreachable(message.recipient)
+                return None
+            except BadRequest as bad:
+                log.error(
+                    "telegram refused message %s to %s: %s", message.id, message.address, bad
+                )
+                return None
+            except TelegramError:
+                log.exception("sending message %s failed; retrying in %.0f s", message.id, pause)
+            except Exception:
+                log.exception("message %s cannot be rendered; dropped", message.id)
+                return None
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 60)
+
+    async def _send_one(self, message: Outgoing) -> str:
+        chat_id, reply = int(message.address), message.reply
+        if reply.edit_of is not None:
+            earlier = await self.app.delivered_as(reply.edit_of)
+            if earlier is not None:
+                await edit(self.bot, chat_id, int(earlier), reply)
+                return earlier
+        return str(await send(self.bot, chat_id, reply))
 
 
 def inline_keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
@@ -144,20 +239,32 @@ def chunks(text: str, limit: int = TEXT_LIMIT) -> list[str]:
     return [text[i : i + limit] for i in range(0, len(text), limit)] or [""]
 
 
-async def send(bot: Bot, chat_id: int, reply: Reply) -> None:
-    """Renders one reply. A reply keyboard (share contact / location) and inline buttons
-    cannot share a message, so a request goes in a message of its own."""
+async def edit(bot: Bot, chat_id: int, message_id: int, reply: Reply) -> None:
+    try:
+        await bot.edit_message_text(
+            reply.text[:TEXT_LIMIT], chat_id, message_id, reply_markup=inline_keyboard(reply)
+        )
+    except BadRequest as bad:
+        if "not modified" not in str(bad).lower():
+            raise
+
+
+async def send(bot: Bot, chat_id: int, reply: Reply) -> int:
+    """Renders one reply and returns the id of its main message. A reply keyboard (share
+    contact / location) and inline buttons cannot share a message, so a request goes in a
+    message of its own."""
     markup = inline_keyboard(reply)
     caption = reply.text[:CAPTION_LIMIT] or None
+    sent: Message
     if reply.photo:
         picture = await asyncio.to_thread(Path(reply.photo).read_bytes)
-        await bot.send_photo(chat_id, picture, caption=caption, reply_markup=markup)
+        sent = await bot.send_photo(chat_id, picture, caption=caption, reply_markup=markup)
     elif reply.document:
         document = await asyncio.to_thread(Path(reply.document).read_bytes)
-        await bot.send_document(chat_id, document, caption=caption, reply_markup=markup)
+        sent = await bot.send_document(chat_id, document, caption=caption, reply_markup=markup)
     elif reply.venue:
         venue = reply.venue
-        await bot.send_venue(
+        sent = await bot.send_venue(
             chat_id,
             venue.latitude,
             venue.longitude,
@@ -166,15 +273,16 @@ async def send(bot: Bot, chat_id: int, reply: Reply) -> None:
             reply_markup=markup,
         )
     elif reply.request and not markup:
-        await bot.send_message(chat_id, reply.text, reply_markup=request_keyboard(reply))
-        return
+        sent = await bot.send_message(chat_id, reply.text, reply_markup=request_keyboard(reply))
+        return sent.message_id
     else:
         parts = chunks(reply.text)
         for part in parts[:-1]:
             await bot.send_message(chat_id, part)
-        await bot.send_message(chat_id, parts[-1], reply_markup=markup)
+        sent = await bot.send_message(chat_id, parts[-1], reply_markup=markup)
     if reply.request:
         await bot.send_message(chat_id, reply.request_label, reply_markup=request_keyboard(reply))
+    return sent.message_id
 
 
 async def event_from(update: Update, bot: Bot, downloads: Path) -> Event | None:
@@ -235,7 +343,9 @@ async def _download(bot: Bot, attachment: Any, downloads: Path) -> Path | None:
     return target
 
 
-def build_application(app: App, settings: Settings) -> Application[Any, Any, Any, Any, Any, Any]:
+def build_application(
+    app: App, settings: Settings, limits: Limits
+) -> Application[Any, Any, Any, Any, Any, Any]:
     if not settings.telegram_token:
         raise TelegramStartError("TELEGRAM_BOT_TOKEN is not set")
     application = (
@@ -243,25 +353,32 @@ def build_application(app: App, settings: Settings) -> Application[Any, Any, Any
         .token(settings.telegram_token.value)
         .base_url(settings.telegram_api_url)
         .base_file_url(settings.telegram_file_url)
-        .rate_limiter(AIORateLimiter(max_retries=5))
+        .rate_limiter(
+            AIORateLimiter(
+                overall_max_rate=limits.overall_per_s, max_retries=limits.retry_after_max
+            )
+        )
         .concurrent_updates(PerChatUpdateProcessor())
         .build()
     )
-    delivery = Delivery(app, application.bot)
+    delivery = Delivery(app, application.bot, limits)
     downloads = settings.data_dir / "downloads"
     downloads.mkdir(parents=True, exist_ok=True)
 
     async def on_update(update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
-        if update.callback_query:
-            with contextlib.suppress(TelegramError):
-                await update.callback_query.answer()
         event = await event_from(update, application.bot, downloads)
+        notice = ""
         try:
             if event is not None:
-                await app.handle(event)
+                notice = (await app.handle(event)).notice
         finally:
             if event is not None and event.file is not None:
                 await asyncio.to_thread(event.file.unlink, missing_ok=True)
+            if update.callback_query:
+                with contextlib.suppress(TelegramError):
+                    await update.callback_query.answer(
+                        notice[:200] or None, show_alert=bool(notice)
+                    )
         delivery.wake.set()
 
     application.add_handler(TypeHandler(Update, on_update))
@@ -291,10 +408,10 @@ async def set_command_menus(bot: Bot, app: App) -> None:
 class TelegramRunner:
     """Starts and stops the Application, the command menus and the delivery worker."""
 
-    def __init__(self, app: App, settings: Settings) -> None:
+    def __init__(self, app: App, settings: Settings, limits: Limits | None = None) -> None:
         self.app = app
         self.settings = settings
-        self.application = build_application(app, settings)
+        self.application = build_application(app, settings, limits or Limits())
         self.delivery: Delivery = self.application.bot_data["delivery"]
         self._worker: asyncio.Task[None] | None = None
 
