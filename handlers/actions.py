@@ -11,7 +11,11 @@ from handlers.engine import Flow
 
 
 class Role(StrEnum):
+    """Who may run an action: admins may do everything secretaries may; a secretary acts
+    only on items of their own branches, which each action checks for itself."""
+
     RIDER = "rider"
+    SECRETARY = "secretary"
     ADMIN = "admin"
 
 

@@ -41,10 +41,13 @@ class Context:
     sent: list[int] = field(default_factory=list)
     notice: str = ""
     """A remark about the event itself, for the transport to show as a pop-up."""
+    is_admin: bool = False
+    secretary_of: frozenset[int] = frozenset()
+    """The branches this user runs."""
 
-    @property
-    def is_admin(self) -> bool:
-        return self.user.id in self.settings.admins
+    def handles(self, branch_id: int | None) -> bool:
+        """May this user act on an item of that branch (None: the unrouted queue)?"""
+        return self.is_admin or (branch_id is not None and branch_id in self.secretary_of)
 
     @property
     def lang(self) -> str:
@@ -84,9 +87,13 @@ class Context:
             ),
         )
 
-    async def show_menu(self, intro_key: str = "menu.title") -> None:
-        buttons = [self.menu_button(label, action) for label, action in self.menu_items]
-        await self.reply(self.t(intro_key), rows(buttons, 2))
+    def menu(self) -> tuple[tuple[Button, ...], ...]:
+        return rows([self.menu_button(label, action) for label, action in self.menu_items], 2)
+
+    async def show_menu(self, intro_key: str = "menu.title", /, **params: object) -> None:
+        """The main menu under ``intro_key``'s text: an outcome and what to do next travel
+        in one message."""
+        await self.reply(self.t(intro_key, **params), self.menu())
 
     def alert(self, key: str, /, **params: object) -> None:
         self.notice = self.t(key, **params)

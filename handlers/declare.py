@@ -206,8 +206,9 @@ class DeclarationFlow(Flow):
         badge = await asyncio.to_thread(
             render_badge, badge_text(ctx, declaration), badge_path(ctx, ctx.user.id)
         )
-        await ctx.reply(ctx.t("declare.saved", name=declaration.name), photo=str(badge))
-        await ctx.show_menu()
+        await ctx.reply(
+            ctx.t("declare.saved", name=declaration.name), ctx.menu(), photo=str(badge)
+        )
 
 
 def label_of(ctx: Context, choices: tuple[Choice, ...], value: str) -> str:

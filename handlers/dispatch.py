@@ -19,7 +19,7 @@ from bot.media import Media, prepare_media
 from handlers import engine
 from handlers.actions import Action, Registry, Role
 from handlers.context import MENU_SCOPE, Context
-from storage import conversations, outbox, updates, users
+from storage import branches, conversations, outbox, updates, users
 from storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -58,6 +58,9 @@ class Dispatcher:
                     conversation=await conversations.get(tx, user.id),
                     menu_items=self._registry.menu(),
                     media=media,
+                    is_admin=user.id in self._settings.admins
+                    or user.id in await branches.appointed_admins(tx),
+                    secretary_of=await branches.run_by(tx, user.id),
                 )
                 await self._expire_stale_draft(ctx)
                 await self._route(ctx, event)
@@ -142,7 +145,12 @@ class Dispatcher:
     async def _run(
         self, ctx: Context, action: Action, argument: str, *, from_button: bool
     ) -> None:
-        if action.role is Role.ADMIN and not ctx.is_admin:
+        allowed = {
+            Role.RIDER: True,
+            Role.SECRETARY: ctx.is_admin or bool(ctx.secretary_of),
+            Role.ADMIN: ctx.is_admin,
+        }
+        if not allowed[action.role]:
             if from_button:
                 ctx.alert("hint.not_allowed")
             else:

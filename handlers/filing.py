@@ -73,8 +73,7 @@ class JoinStep(Step):
             return Advance()
         added = await reports.add_reporter(ctx.tx, report.id, ctx.user.id, ctx.now)
         await reports.add_photos(ctx.tx, report.id, draft.get("photos", []), ctx.user.id, ctx.now)
-        await ctx.say("join.done" if added else "join.already", ref=report.ref)
-        await ctx.show_menu()
+        await ctx.show_menu("join.done" if added else "join.already", ref=report.ref)
         return Finish()
 
 
@@ -106,7 +105,6 @@ async def file_report(ctx: Context, kind: str, draft: Draft) -> Report:
         **location_fields(draft),
     )
     report = await reports.create(ctx.tx, new, ref, draft.get("photos", []), ctx.now)
-    await ctx.say(f"{kind}.filed", ref=report.ref)
     for admin in sorted(ctx.settings.admins):
         await ctx.push(
             admin,
@@ -115,5 +113,5 @@ async def file_report(ctx: Context, kind: str, draft: Draft) -> Report:
             kind=Label(f"kind.{kind}"),
             category=Label(f"{kind}.cat.{report.category}"),
         )
-    await ctx.show_menu()
+    await ctx.show_menu(f"{kind}.filed", ref=report.ref)
     return report

@@ -75,3 +75,31 @@ async def delete(tx: Tx, user_id: str) -> bool:
 async def all_declarations(tx: Tx) -> list[Declaration]:
     async with tx.execute(f"SELECT {_COLUMNS} FROM declarations ORDER BY created_at") as cur:
         return [_from_row(dict(row)) for row in await cur.fetchall()]
+
+
+async def review(
+    tx: Tx, user_id: str, status: str, reviewer: str, note: str, now: datetime
+) -> bool:
+    """Verifies or rejects a pending declaration; False when it is no longer pending."""
+    cursor = await tx.execute(
+        "UPDATE declarations SET status = ?, reviewed_by = ?, reviewed_at = ?, review_note = ? "
+        "WHERE user_id = ? AND status = 'pending'",
+        (status, reviewer, to_db(now), note, user_id),
+    )
+    return cursor.rowcount == 1
+
+
+async def pending(tx: Tx, branch_ids: frozenset[int] | None) -> list[Declaration]:
+    """Declarations awaiting review, oldest first, of members of these branches (None: all)."""
+    columns = ", ".join(f"d.{f.name}" for f in fields(Declaration))
+    where, params = "d.status = 'pending'", []
+    if branch_ids is not None:
+        marks = ", ".join("?" * len(branch_ids))
+        where += f" AND m.branch_id IN ({marks})"
+        params = sorted(branch_ids)
+    async with tx.execute(
+        f"SELECT {columns} FROM declarations d LEFT JOIN memberships m ON m.user_id = d.user_id "
+        f"WHERE {where} ORDER BY d.updated_at LIMIT 50",
+        params,
+    ) as cur:
+        return [_from_row(dict(row)) for row in await cur.fetchall()]

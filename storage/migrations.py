@@ -127,4 +127,89 @@ ALTER TABLE users ADD COLUMN unreachable_at TEXT;
 """The platform's own id of a sent message, so a later one can edit it in place; and when a
 user blocked the bot, so broadcasts skip them until they write again."""
 
-MIGRATIONS: tuple[str, ...] = (M001_INITIAL, M002_REPORTS, M003_DELIVERY)
+M004_BRANCHES = """
+CREATE TABLE branches (
+    id INTEGER PRIMARY KEY,
+    code TEXT NOT NULL UNIQUE,
+    name TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    district TEXT NOT NULL DEFAULT '',
+    parent_id INTEGER REFERENCES branches(id),
+    created_at TEXT NOT NULL
+);
+CREATE INDEX branches_parent ON branches(parent_id);
+
+CREATE TABLE secretaries (
+    branch_id INTEGER NOT NULL REFERENCES branches(id) ON DELETE CASCADE,
+    user_id TEXT NOT NULL,
+    appointed_by TEXT NOT NULL,
+    appointed_at TEXT NOT NULL,
+    PRIMARY KEY (branch_id, user_id)
+);
+CREATE INDEX secretaries_user ON secretaries(user_id);
+
+CREATE TABLE admins (
+    user_id TEXT PRIMARY KEY,
+    appointed_by TEXT NOT NULL,
+    appointed_at TEXT NOT NULL
+);
+
+CREATE TABLE memberships (
+    user_id TEXT PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+    branch_id INTEGER NOT NULL REFERENCES branches(id),
+    joined_at TEXT NOT NULL
+);
+CREATE INDEX memberships_branch ON memberships(branch_id);
+
+ALTER TABLE declarations ADD COLUMN reviewed_by TEXT;
+ALTER TABLE declarations ADD COLUMN reviewed_at TEXT;
+ALTER TABLE declarations ADD COLUMN review_note TEXT;
+CREATE INDEX declarations_status ON declarations(status, created_at);
+
+CREATE INDEX reports_branch ON reports(branch_id, status, created_at);
+
+CREATE TABLE audit_log (
+    id INTEGER PRIMARY KEY,
+    at TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    target TEXT NOT NULL DEFAULT '',
+    detail TEXT NOT NULL DEFAULT ''
+);
+
+CREATE TABLE points (
+    id INTEGER PRIMARY KEY,
+    user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    delta INTEGER NOT NULL,
+    reason TEXT NOT NULL,
+    report_id INTEGER REFERENCES reports(id),
+    at TEXT NOT NULL,
+    UNIQUE (user_id, reason, report_id)
+);
+
+CREATE TABLE broadcasts (
+    id INTEGER PRIMARY KEY,
+    author TEXT NOT NULL,
+    audience TEXT NOT NULL,
+    branch_id INTEGER REFERENCES branches(id),
+    text TEXT NOT NULL,
+    urgent INTEGER NOT NULL DEFAULT 0,
+    total INTEGER NOT NULL,
+    progress_message INTEGER,
+    finished_at TEXT,
+    created_at TEXT NOT NULL
+);
+
+ALTER TABLE outbox ADD COLUMN broadcast_id INTEGER REFERENCES broadcasts(id);
+ALTER TABLE outbox ADD COLUMN outcome TEXT;
+CREATE INDEX outbox_broadcast ON outbox(broadcast_id, outcome);
+"""
+"""Branches and the organisation tree above them, who runs them, who belongs to them; the
+review of declarations; an audit log; points; broadcasts and how each message of one fared."""
+
+MIGRATIONS: tuple[str, ...] = (
+    M001_INITIAL,
+    M002_REPORTS,
+    M003_DELIVERY,
+    M004_BRANCHES,
+)

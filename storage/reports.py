@@ -258,3 +258,24 @@ async def reporter_counts(tx: Tx, report_ids: list[int]) -> dict[int, int]:
 
 async def photo_counts(tx: Tx, report_ids: list[int]) -> dict[int, int]:
     return await _counts_per_report(tx, "report_photos", report_ids)
+
+
+async def move_to(tx: Tx, report_id: int, branch_id: int | None) -> None:
+    """Hands the item to another branch or organisation (forwarded up the tree)."""
+    await tx.execute("UPDATE reports SET branch_id = ? WHERE id = ?", (branch_id, report_id))
+
+
+async def awaiting(tx: Tx, branch_ids: frozenset[int] | None) -> list[Report]:
+    """Open items of these branches (None: every branch and the unrouted queue), oldest
+    first: what a secretary or an admin still has to handle."""
+    open_marks = ", ".join("?" * len(OPEN_STATUSES))
+    if branch_ids is None:
+        return await _reports(
+            tx, f"status IN ({open_marks}) ORDER BY created_at, id LIMIT 50", OPEN_STATUSES
+        )
+    marks = ", ".join("?" * len(branch_ids))
+    return await _reports(
+        tx,
+        f"status IN ({open_marks}) AND branch_id IN ({marks}) ORDER BY created_at, id LIMIT 50",
+        (*OPEN_STATUSES, *sorted(branch_ids)),
+    )

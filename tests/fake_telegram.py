@@ -54,6 +54,8 @@ class FakeTelegram:
     """Users who blocked the bot: sending to them is answered with 403."""
     shown: dict[tuple[int, int], str] = field(default_factory=dict)
     """(chat, message id) → the text the user sees now, edits included."""
+    _delivered: dict[int, list[Call]] = field(default_factory=dict)
+    """Chat → what reached it, for tests that wait on one chat among thousands."""
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _changed: asyncio.Condition = field(default_factory=asyncio.Condition)
     _runner: web.AppRunner | None = None
@@ -172,13 +174,7 @@ class FakeTelegram:
 
     # --- what the test waits for ---------------------------------------------------------
     def sent_to(self, chat_id: int) -> list[Call]:
-        return [
-            c
-            for c in self.calls
-            if c.method.startswith(("send", "edit"))
-            and c.params.get("chat_id")
-            and c.chat_id == chat_id
-        ]
+        return list(self._delivered.get(chat_id, ()))
 
     async def wait_for(self, predicate: Any, within: float = 10) -> None:
         async with self._changed:
@@ -204,6 +200,8 @@ class FakeTelegram:
         refusal = self._refusal(method, params)
         async with self._changed:
             (self.refused if refusal else self.calls).append(call)
+            if not refusal and method.startswith(("send", "edit")) and "chat_id" in params:
+                self._delivered.setdefault(call.chat_id, []).append(call)
             self._changed.notify_all()
         if refusal:
             return refusal

@@ -90,12 +90,17 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
 @dataclass(frozen=True)
 class Limits:
     """Telegram's flood limits: about 30 messages a second overall, and about one a second in
-    one chat, where a short burst passes."""
+    one chat, where a short burst passes. ``UNLIMITED`` measures the bot's own capacity."""
 
     overall_per_s: float = 30
+    """0 lifts the overall cap."""
     chat_burst: int = 3
-    chat_per_s: float = 1.0
+    chat_per_s: float | None = 1.0
+    """None lifts the per-chat pace."""
     retry_after_max: int = 5
+
+
+UNLIMITED = Limits(overall_per_s=0, chat_per_s=None)
 
 
 class ChatPace:
@@ -108,17 +113,18 @@ class ChatPace:
 
     def delay(self, chat: str) -> float:
         """Takes one token for ``chat`` and says how long to wait before using it."""
+        rate = self._limits.chat_per_s
+        if rate is None:
+            return 0.0
         now = time.monotonic()
         tokens, then = self._buckets.get(chat, (float(self._limits.chat_burst), now))
-        tokens = min(self._limits.chat_burst, tokens + (now - then) * self._limits.chat_per_s)
-        tokens -= 1
+        tokens = min(self._limits.chat_burst, tokens + (now - then) * rate) - 1
         self._buckets[chat] = (tokens, now)
         if len(self._buckets) > 10_000:
-            self._forget_full(now)
-        return max(0.0, -tokens / self._limits.chat_per_s)
+            self._forget_full(now, self._limits.chat_burst / rate)
+        return max(0.0, -tokens / rate)
 
-    def _forget_full(self, now: float) -> None:
-        refill = self._limits.chat_burst / self._limits.chat_per_s
+    def _forget_full(self, now: float, refill: float) -> None:
         self._buckets = {c: b for c, b in self._buckets.items() if now - b[1] < refill}
 
 
@@ -132,12 +138,16 @@ class Delivery:
 
     POLL_S = 2.0
     """How often to look for messages queued by another process (the command line)."""
+    IN_FLIGHT = 16
+    """Requests on the wire at once: enough to fill the rate limit, few enough that the HTTP
+    connection pool does not spend its time scanning waiting requests."""
 
     def __init__(self, app: App, bot: Bot, limits: Limits) -> None:
         self.app = app
         self.bot = bot
         self.wake = asyncio.Event()
         self._pace = ChatPace(limits)
+        self._wire = asyncio.Semaphore(self.IN_FLIGHT)
         self._queues: dict[str, deque[Outgoing]] = {}
         self._senders: set[asyncio.Task[None]] = set()
         self._taken = 0
@@ -175,7 +185,9 @@ class Delivery:
                     await self.app.mark_sent(message.id)
                     continue
                 await asyncio.sleep(self._pace.delay(address))
-                await self.app.mark_sent(message.id, await self._send_until_done(message))
+                async with self._wire:
+                    delivered_as = await self._send_until_done(message)
+                await self.app.mark_sent(message.id, delivered_as)
         except Exception:
             log.exception("delivery to %s stopped; the rest waits for the next start", address)
         finally:
@@ -359,6 +371,7 @@ def build_application(
             )
         )
         .concurrent_updates(PerChatUpdateProcessor())
+        .connection_pool_size(2 * Delivery.IN_FLIGHT)
         .build()
     )
     delivery = Delivery(app, application.bot, limits)

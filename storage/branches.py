@@ -1,0 +1,175 @@
+"""Branches (流动党员党支部) and the organisations above them, their secretaries and members.
+
+One table holds the whole tree: a branch riders join has a join code and a parent; the
+parents (an industry party committee, a district) are rows of the same table, so escalation
+is a walk up ``parent_id``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from storage.db import Tx
+from storage.timefmt import to_db
+
+
+@dataclass(frozen=True)
+class Branch:
+    id: int
+    code: str
+    name: str
+    kind: str
+    district: str
+    parent_id: int | None
+
+
+@dataclass(frozen=True)
+class NewBranch:
+    code: str
+    name: str
+    kind: str
+    district: str = ""
+    parent_id: int | None = None
+
+
+_COLUMNS = "id, code, name, kind, district, parent_id"
+
+
+def _branch(row: object) -> Branch:
+    return Branch(**dict(row))  # type: ignore[call-overload]
+
+
+async def create(tx: Tx, new: NewBranch, now: datetime) -> Branch:
+    cursor = await tx.execute(
+        "INSERT INTO branches (code, name, kind, district, parent_id, created_at) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        (new.code, new.name, new.kind, new.district, new.parent_id, to_db(now)),
+    )
+    assert cursor.lastrowid is not None
+    branch = await get(tx, cursor.lastrowid)
+    assert branch is not None
+    return branch
+
+
+async def update(tx: Tx, branch: Branch) -> None:
+    await tx.execute(
+        "UPDATE branches SET name = ?, kind = ?, district = ?, parent_id = ? WHERE id = ?",
+        (branch.name, branch.kind, branch.district, branch.parent_id, branch.id),
+    )
+
+
+async def get(tx: Tx, branch_id: int) -> Branch | None:
+    async with tx.execute(f"SELECT {_COLUMNS} FROM branches WHERE id = ?", (branch_id,)) as cur:
+        row = await cur.fetchone()
+    return _branch(row) if row else None
+
+
+async def by_code(tx: Tx, code: str) -> Branch | None:
+    async with tx.execute(
+        f"SELECT {_COLUMNS} FROM branches WHERE code = ? COLLATE NOCASE", (code.strip(),)
+    ) as cur:
+        row = await cur.fetchone()
+    return _branch(row) if row else None
+
+
+async def all_branches(tx: Tx) -> list[Branch]:
+    async with tx.execute(f"SELECT {_COLUMNS} FROM branches ORDER BY code") as cur:
+        return [_branch(row) for row in await cur.fetchall()]
+
+
+async def in_district(tx: Tx, district: str, station: str) -> list[Branch]:
+    """Branches a declared member may want: their station's first, then their district's."""
+    async with tx.execute(
+        f"SELECT {_COLUMNS} FROM branches WHERE (district = ? AND district != '') "
+        "OR (name LIKE '%' || ? || '%' AND ? != '') "
+        "ORDER BY (name LIKE '%' || ? || '%') DESC, code LIMIT 6",
+        (district, station, station, station),
+    ) as cur:
+        return [_branch(row) for row in await cur.fetchall()]
+
+
+async def ancestors(tx: Tx, branch_id: int) -> list[Branch]:
+    """The organisations above a branch, nearest first."""
+    async with tx.execute(
+        "WITH RECURSIVE up(id, depth) AS ("
+        " SELECT parent_id, 1 FROM branches WHERE id = ? AND parent_id IS NOT NULL"
+        " UNION ALL SELECT b.parent_id, up.depth + 1 FROM branches b JOIN up ON b.id = up.id"
+        " WHERE b.parent_id IS NOT NULL AND up.depth < 20)"
+        f" SELECT {', '.join('b.' + c for c in _COLUMNS.split(', '))}"
+        " FROM up JOIN branches b ON b.id = up.id ORDER BY up.depth",
+        (branch_id,),
+    ) as cur:
+        return [_branch(row) for row in await cur.fetchall()]
+
+
+async def appoint(tx: Tx, branch_id: int, user_id: str, by: str, now: datetime) -> bool:
+    cursor = await tx.execute(
+        "INSERT OR IGNORE INTO secretaries (branch_id, user_id, appointed_by, appointed_at) "
+        "VALUES (?, ?, ?, ?)",
+        (branch_id, user_id, by, to_db(now)),
+    )
+    return cursor.rowcount == 1
+
+
+async def dismiss(tx: Tx, branch_id: int, user_id: str) -> bool:
+    cursor = await tx.execute(
+        "DELETE FROM secretaries WHERE branch_id = ? AND user_id = ?", (branch_id, user_id)
+    )
+    return cursor.rowcount == 1
+
+
+async def secretaries(tx: Tx, branch_id: int) -> list[str]:
+    async with tx.execute(
+        "SELECT user_id FROM secretaries WHERE branch_id = ? ORDER BY appointed_at, user_id",
+        (branch_id,),
+    ) as cur:
+        return [row["user_id"] for row in await cur.fetchall()]
+
+
+async def run_by(tx: Tx, user_id: str) -> frozenset[int]:
+    """The branches this user is secretary of."""
+    async with tx.execute(
+        "SELECT branch_id FROM secretaries WHERE user_id = ?", (user_id,)
+    ) as cur:
+        return frozenset(row["branch_id"] for row in await cur.fetchall())
+
+
+async def add_admin(tx: Tx, user_id: str, by: str, now: datetime) -> bool:
+    cursor = await tx.execute(
+        "INSERT OR IGNORE INTO admins (user_id, appointed_by, appointed_at) VALUES (?, ?, ?)",
+        (user_id, by, to_db(now)),
+    )
+    return cursor.rowcount == 1
+
+
+async def appointed_admins(tx: Tx) -> frozenset[str]:
+    async with tx.execute("SELECT user_id FROM admins") as cur:
+        return frozenset(row["user_id"] for row in await cur.fetchall())
+
+
+async def join(tx: Tx, user_id: str, branch_id: int, now: datetime) -> None:
+    """A rider belongs to one branch; joining another moves them."""
+    await tx.execute(
+        "INSERT INTO memberships (user_id, branch_id, joined_at) VALUES (?, ?, ?) "
+        "ON CONFLICT(user_id) DO UPDATE SET branch_id = excluded.branch_id, "
+        "joined_at = excluded.joined_at",
+        (user_id, branch_id, to_db(now)),
+    )
+
+
+async def membership(tx: Tx, user_id: str) -> Branch | None:
+    async with tx.execute(
+        f"SELECT {', '.join('b.' + c for c in _COLUMNS.split(', '))} FROM memberships m "
+        "JOIN branches b ON b.id = m.branch_id WHERE m.user_id = ?",
+        (user_id,),
+    ) as cur:
+        row = await cur.fetchone()
+    return _branch(row) if row else None
+
+
+async def members(tx: Tx, branch_id: int) -> list[str]:
+    async with tx.execute(
+        "SELECT user_id FROM memberships WHERE branch_id = ? ORDER BY joined_at", (branch_id,)
+    ) as cur:
+        return [row["user_id"] for row in await cur.fetchall()]

@@ -1,0 +1,39 @@
+"""Points (积分): earned by confirmed hazard reports, shown at 暖新商户 for rider offers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from storage.db import Tx
+from storage.timefmt import from_db, to_db
+
+
+@dataclass(frozen=True)
+class Award:
+    delta: int
+    reason: str
+    ref: str | None
+    at: datetime
+
+
+async def award(
+    tx: Tx, user_id: str, delta: int, reason: str, report_id: int, now: datetime
+) -> bool:
+    """Once per user, reason and report: confirming the same item twice pays once."""
+    cursor = await tx.execute(
+        "INSERT OR IGNORE INTO points (user_id, delta, reason, report_id, at) "
+        "VALUES (?, ?, ?, ?, ?)",
+        (user_id, delta, reason, report_id, to_db(now)),
+    )
+    return cursor.rowcount == 1
+
+
+async def history(tx: Tx, user_id: str) -> list[Award]:
+    async with tx.execute(
+        "SELECT p.delta, p.reason, r.ref, p.at FROM points p "
+        "LEFT JOIN reports r ON r.id = p.report_id WHERE p.user_id = ? ORDER BY p.id",
+        (user_id,),
+    ) as cur:
+        rows = await cur.fetchall()
+    return [Award(r["delta"], r["reason"], r["ref"], from_db(r["at"])) for r in rows]
