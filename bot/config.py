@@ -46,6 +46,8 @@ class Settings:
     telegram_api_url: str = "https://api.telegram.org/bot"
     telegram_file_url: str = "https://api.telegram.org/file/bot"
     telegram_webhook_secret: Secret = Secret("")
+    telegram_bot_username: str = ""
+    """For join deep links and their QR codes (t.me/<username>?start=join-CODE)."""
 
     @property
     def db_path(self) -> Path:
@@ -102,4 +104,5 @@ def load_settings(
         telegram_api_url=env.get("TELEGRAM_API_URL") or Settings.telegram_api_url,
         telegram_file_url=env.get("TELEGRAM_FILE_URL") or Settings.telegram_file_url,
         telegram_webhook_secret=Secret(env.get("TELEGRAM_WEBHOOK_SECRET", "").strip()),
+        telegram_bot_username=env.get("TELEGRAM_BOT_USERNAME", "").strip().lstrip("@"),
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from handlers import membership
 from handlers.context import Context, rows
 from storage import users
 from storage.users import User
@@ -9,8 +10,14 @@ from storage.users import User
 LANGUAGE_NAMES = {"zh": "中文", "en": "English"}
 
 
+JOIN_PAYLOAD = "join-"
+
+
 async def start(ctx: Context, payload: str) -> None:
-    """Greets and shows the menu; a deep-link payload arrives here as the argument."""
+    """Greets and shows the menu; a deep link (``/start join-CODE``) joins that branch."""
+    if payload.startswith(JOIN_PAYLOAD):
+        await membership.join(ctx, payload.removeprefix(JOIN_PAYLOAD))
+        return
     await ctx.show_menu("menu.welcome")
 
 

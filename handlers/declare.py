@@ -15,7 +15,9 @@ from bot.events import Event, EventKind, Request
 from handlers import engine
 from handlers.context import Context, rows
 from handlers.engine import Flow
+from handlers.membership import offer_branches
 from handlers.phone import normalize_mobile
+from handlers.review import alert_declaration
 from handlers.steps import (
     YES_NO,
     Choice,
@@ -209,6 +211,8 @@ class DeclarationFlow(Flow):
         await ctx.reply(
             ctx.t("declare.saved", name=declaration.name), ctx.menu(), photo=str(badge)
         )
+        await alert_declaration(ctx, declaration)
+        await offer_branches(ctx, declaration)
 
 
 def label_of(ctx: Context, choices: tuple[Choice, ...], value: str) -> str:

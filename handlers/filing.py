@@ -7,12 +7,19 @@ from typing import Any
 
 from bot.clock import CHINA
 from bot.events import Event, EventKind, Reply
-from handlers.context import Context, Label, rows
+from handlers.context import Context, rows
 from handlers.steps import Advance, Draft, Finish, Goto, Invalid, Outcome, Step
-from storage import reports
+from handlers.handling import alert
+from storage import branches, reports
 from storage.reports import NewReport, Report
 
 PREFIXES = {"hazard": "YH", "grievance": "SQ"}
+
+
+async def home_branch(ctx: Context) -> int | None:
+    """Where the rider's items go: the branch they joined; None is the admins' queue."""
+    branch = await branches.membership(ctx.tx, ctx.user.id)
+    return branch.id if branch else None
 
 
 async def candidates_from(
@@ -101,17 +108,10 @@ async def file_report(ctx: Context, kind: str, draft: Draft) -> Report:
         voice=description.get("voice"),
         anonymous=draft.get("anonymous") == "anonymous",
         reporter=ctx.user.id,
-        branch_id=None,
+        branch_id=await home_branch(ctx),
         **location_fields(draft),
     )
     report = await reports.create(ctx.tx, new, ref, draft.get("photos", []), ctx.now)
-    for admin in sorted(ctx.settings.admins):
-        await ctx.push(
-            admin,
-            "queue.new",
-            ref=report.ref,
-            kind=Label(f"kind.{kind}"),
-            category=Label(f"{kind}.cat.{report.category}"),
-        )
     await ctx.show_menu(f"{kind}.filed", ref=report.ref)
+    await alert(ctx, report, report.branch_id)
     return report

@@ -6,7 +6,7 @@ from bot.events import Event
 from handlers import engine
 from handlers.context import Context
 from handlers.engine import Flow
-from handlers.filing import JoinStep, candidates_from, file_report
+from handlers.filing import JoinStep, candidates_from, file_report, home_branch
 from handlers.report_steps import DescriptionStep, LocationStep, PhotosStep
 from handlers.steps import Advance, Choice, ChoiceStep, Draft, Outcome
 from storage import reports
@@ -46,7 +46,9 @@ class GrievanceCategoryStep(ChoiceStep):
     async def accept(self, ctx: Context, draft: Draft, event: Event) -> Outcome:
         outcome = await super().accept(ctx, draft, event)
         if isinstance(outcome, Advance):
-            found = await reports.open_grievances(ctx.tx, draft["category"], None)
+            found = await reports.open_grievances(
+                ctx.tx, draft["category"], await home_branch(ctx)
+            )
             draft["candidates"] = await candidates_from(ctx, [(r, None) for r in found])
         return outcome
 

@@ -12,6 +12,7 @@ from handlers import engine
 from handlers.context import Context, Label, rows
 from handlers.engine import Flow
 from handlers.report_steps import DescriptionStep
+from handlers.routing import responsible
 from handlers.steps import Draft
 from storage import reports
 from storage.reports import Report
@@ -155,8 +156,8 @@ async def reopen(ctx: Context, ref: str) -> None:
         return
     await change_status(ctx, report, "in_progress", ctx.t("rating.reopen_note"), reopening=True)
     await ctx.say("rating.reopened", ref=report.ref)
-    for admin in sorted(ctx.settings.admins):
-        await ctx.push(admin, "queue.reopened", ref=report.ref)
+    for person in await responsible(ctx, report.branch_id):
+        await ctx.push(person, "queue.reopened", ref=report.ref)
 
 
 class CommentFlow(Flow):

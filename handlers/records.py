@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.clock import CHINA
 from handlers.context import Context, rows
-from storage import reports
+from storage import points, reports
 
 
 async def list_records(ctx: Context, _: str) -> None:
@@ -42,4 +42,19 @@ async def show_record(ctx: Context, ref: str) -> None:
         when = entry.at.astimezone(CHINA).strftime("%m-%d %H:%M")
         note = f"（{entry.note}）" if entry.note else ""
         lines.append(f"• {when} {ctx.t(f'status.{entry.to_status}')}{note}")
+    await ctx.reply("\n".join(lines))
+
+
+async def show_points(ctx: Context, _: str) -> None:
+    """``/points``: the balance and what earned it."""
+    earned = await points.history(ctx.tx, ctx.user.id)
+    if not earned:
+        await ctx.say("points.none")
+        return
+    lines = [ctx.t("points.balance", total=sum(a.delta for a in earned))]
+    for award in earned[-20:]:
+        when = award.at.astimezone(CHINA).strftime("%m-%d")
+        lines.append(
+            ctx.t("points.line", when=when, n=award.delta, reason=ctx.t(f"points.{award.reason}"), ref=award.ref or "")
+        )
     await ctx.reply("\n".join(lines))

@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from handlers import basics, declare, grievance, hazard, lifecycle, records
+from handlers import (
+    basics,
+    branch_admin,
+    declare,
+    grievance,
+    handling,
+    hazard,
+    lifecycle,
+    membership,
+    records,
+    review,
+)
 from handlers.actions import Action, Registry, Role
 
 
@@ -27,6 +38,20 @@ def build_registry() -> Registry:
             menu_label="menu.records",
         ),
         Action("record", records.show_record, commands=("record",)),
+        Action("points", records.show_points, commands=("points",), menu_label="menu.points"),
+        Action("join", membership.join, commands=("join",)),
+        Action("whoami", branch_admin.whoami, commands=("whoami",), during_flow=True),
+        Action("pending", review.pending, commands=("pending",), role=Role.SECRETARY),
+        Action("act", handling.act, role=Role.SECRETARY),
+        Action("decl", review.decide, role=Role.SECRETARY),
+        Action("qr", branch_admin.qr_command, commands=("qr",), role=Role.SECRETARY),
+        Action("branches", branch_admin.list_branches, commands=("branches",), role=Role.ADMIN),
+        Action("newbranch", branch_admin.new_branch, commands=("newbranch",), role=Role.ADMIN),
+        Action(
+            "editbranch", branch_admin.edit_command, commands=("editbranch",), role=Role.ADMIN
+        ),
+        Action("appoint", branch_admin.appoint_command, commands=("appoint",), role=Role.ADMIN),
+        Action("dismiss", branch_admin.dismiss_command, commands=("dismiss",), role=Role.ADMIN),
         Action("rate", lifecycle.rate),
         Action("reopen", lifecycle.reopen),
         Action(
@@ -53,6 +78,9 @@ def build_registry() -> Registry:
             hazard.HAZARD,
             grievance.GRIEVANCE,
             lifecycle.COMMENT,
+            branch_admin.NEW_BRANCH,
+            handling.HANDLE_NOTE,
+            review.REJECTION,
         )
     }
     return Registry(actions=actions, flows=flows)

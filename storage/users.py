@@ -48,6 +48,10 @@ async def langs_of(tx: Tx, user_ids: list[str]) -> dict[str, str]:
         return {row["id"]: row["lang"] for row in await cur.fetchall()}
 
 
+async def lang_of(tx: Tx, user_id: str) -> str:
+    return (await langs_of(tx, [user_id])).get(user_id, "zh")
+
+
 async def mark_unreachable(tx: Tx, user_id: str, now: datetime) -> None:
     """The platform refused to deliver to this user (they blocked the bot)."""
     await tx.execute("UPDATE users SET unreachable_at = ? WHERE id = ?", (to_db(now), user_id))

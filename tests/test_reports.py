@@ -71,7 +71,10 @@ async def test_a_hazard_with_a_photo_gets_a_reference_and_alerts_the_queue(
     ref = ref_in(done.text)
     assert ref == "YH-20261201-0001"
     assert "== to admin ==" not in done.text
-    assert [r.text for r in done.to("admin")] == [f"🆕 新随手拍 {ref}：🍱 食品安全"]
+    card = done.to("admin")[0]
+    assert f"随手拍 {ref}" in card.text and "🍱 食品安全" in card.text
+    assert card.photo is not None and Path(card.photo).is_file()
+    assert "✅ 属实，受理" in [b.label for b in card.flat_buttons()]
     report = await report_of(app, ref)
     assert (report.category, report.status, report.location_source) == (
         "food",

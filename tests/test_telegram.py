@@ -107,8 +107,10 @@ async def test_a_hazard_photo_is_downloaded_checked_and_filed(
     await server.tap(RIDER, data_of(summary, "确认提交"))
     sent = await server.wait_sent(RIDER, 9)
     assert "YH-" in sent[8].text
-    alert = await server.wait_sent(ADMIN, 1)
-    assert "新随手拍" in alert[0].text
+    alert = await server.wait_sent(ADMIN, 2)
+    assert [c.method for c in alert] == ["sendPhoto", "sendPhoto"]
+    assert "随手拍 YH-" in alert[0].text and "照片 2/2" in alert[1].text
+    assert "✅ 属实，受理" in [label for label, _ in alert[0].buttons]
     assert [c for c in server.calls if c.method == "getFile"]
     assert not list((bot_app.settings.data_dir / "downloads").iterdir())
 

@@ -1,0 +1,177 @@
+"""Secretaries handle what riders send: alerts with buttons, and the actions behind them.
+
+Every action is checked against the item's branch,
+written to the item's history and to the audit log, and pushed to the riders who sent it. A
+grievance filed anonymously shows nobody's name, to anybody.
+"""
+
+from __future__ import annotations
+
+from bot.events import Button, Reply
+from handlers import engine
+from handlers.context import MENU_SCOPE, Context, Label
+from handlers.engine import Flow
+from handlers.lifecycle import StatusError, change_status
+from handlers.routing import responsible
+from handlers.steps import Draft, TextStep
+from storage import audit, branches, declarations, points, reports, users
+from storage.reports import OPEN_STATUSES, Report
+
+HAZARD_POINTS = 10
+"""Earned by each reporter of a hazard a secretary confirms (受理) or resolves."""
+VERBS_WITH_NOTE = {"res": "resolved", "rej": "rejected", "dup": "duplicate"}
+
+
+async def reporter_name(ctx: Context, report: Report, lang: str) -> str:
+    if report.anonymous:
+        return ctx.catalog.t(lang, "card.anonymous")
+    declaration = await declarations.get(ctx.tx, report.reporter)
+    return declaration.name if declaration else ctx.catalog.t(lang, "card.rider")
+
+
+async def report_card(ctx: Context, report: Report, recipient: str) -> list[Reply]:
+    """The item as a handler sees it, in the handler's language, with its action buttons and
+    its photos (the first under the card, the others after it)."""
+    lang = await users.lang_of(ctx.tx, recipient)
+    t = ctx.catalog.t
+    place = report.address or (
+        f"{report.latitude:.5f}, {report.longitude:.5f}" if report.latitude is not None else "—"
+    )
+    text = t(
+        lang,
+        "card.report",
+        kind=t(lang, f"kind.{report.kind}"),
+        ref=report.ref,
+        category=t(lang, f"{report.kind}.cat.{report.category}"),
+        description=report.description or ("🎤" if report.voice else "—"),
+        place=place,
+        who=await reporter_name(ctx, report, lang),
+        count=len(await reports.reporters(ctx.tx, report.id)),
+        status=t(lang, f"status.{report.status}"),
+    )
+    buttons: tuple[tuple[Button, ...], ...] = ()
+    if report.status in OPEN_STATUSES:
+
+        def act(key: str, verb: str) -> Button:
+            return Button(t(lang, key), f"{MENU_SCOPE}:act:{verb}:{report.ref}")
+
+        buttons = (
+            (act("handle.ack", "ack"), act("handle.fwd", "fwd")),
+            (act("handle.res", "res"), act("handle.rej", "rej"), act("handle.dup", "dup")),
+        )
+    shas = await reports.photos(ctx.tx, report.id)
+    files = [str(ctx.settings.media_dir / "photos" / sha[:2] / f"{sha}.jpg") for sha in shas]
+    card = Reply(text=text, buttons=buttons, photo=files[0] if files else None)
+    extra = [
+        Reply(text=t(lang, "card.photo", ref=report.ref, n=n, total=len(files)), photo=file)
+        for n, file in enumerate(files[1:], start=2)
+    ]
+    return [card, *extra]
+
+
+async def alert(ctx: Context, report: Report, branch_id: int | None) -> None:
+    for person in await responsible(ctx, branch_id):
+        for reply in await report_card(ctx, report, person):
+            await ctx.send(person, reply)
+
+
+async def act(ctx: Context, argument: str) -> None:
+    """``act:VERB:REF`` from a card's buttons."""
+    verb, _, ref = argument.partition(":")
+    report = await reports.get(ctx.tx, ref)
+    if report is None:
+        ctx.alert("report.not_found", ref=ref)
+        return
+    if not ctx.handles(report.branch_id):
+        ctx.alert("hint.not_allowed")
+        return
+    if verb == "show":
+        for reply in await report_card(ctx, report, ctx.user.id):
+            await ctx.send(ctx.user.id, reply)
+    elif verb == "ack":
+        await apply(ctx, report, "acknowledged", "")
+    elif verb == "fwd":
+        await forward(ctx, report)
+    elif verb in VERBS_WITH_NOTE:
+        if report.status not in OPEN_STATUSES:
+            ctx.alert("handle.closed", ref=report.ref)
+            return
+        await engine.begin(ctx, HANDLE_NOTE, {"ref": report.ref, "verb": verb})
+    else:
+        ctx.alert("hint.unknown_button")
+
+
+async def apply(ctx: Context, report: Report, status: str, note: str) -> bool:
+    try:
+        await change_status(ctx, report, status, note)
+    except StatusError as bad:
+        await ctx.reply((await ctx.render_for(ctx.user.id, bad.key, **bad.params)).text)
+        return False
+    await audit.record(ctx.tx, ctx.user.id, f"report_{status}", report.ref, ctx.now, note)
+    if report.kind == "hazard" and status in ("acknowledged", "resolved"):
+        await award_points(ctx, report)
+    await ctx.reply(
+        (
+            await ctx.render_for(
+                ctx.user.id, "status.done", ref=report.ref, status=Label(f"status.{status}")
+            )
+        ).text
+    )
+    return True
+
+
+async def award_points(ctx: Context, report: Report) -> None:
+    for reporter in await reports.reporters(ctx.tx, report.id):
+        if await points.award(
+            ctx.tx, reporter, HAZARD_POINTS, "hazard_confirmed", report.id, ctx.now
+        ):
+            await ctx.push(reporter, "points.earned", n=HAZARD_POINTS, ref=report.ref)
+
+
+async def forward(ctx: Context, report: Report) -> None:
+    """Up one level of the tree: the item moves there and its secretaries are alerted."""
+    above = await branches.ancestors(ctx.tx, report.branch_id) if report.branch_id else []
+    if not above:
+        await ctx.say("handle.no_parent", ref=report.ref)
+        return
+    parent = above[0]
+    if await apply(ctx, report, "forwarded", parent.name):
+        await reports.move_to(ctx.tx, report.id, parent.id)
+        moved = await reports.get(ctx.tx, report.ref)
+        assert moved is not None
+        await alert(ctx, moved, parent.id)
+
+
+class NoteStep(TextStep):
+    """Asks for the answer, the reason or the original's reference, as the verb needs."""
+
+    async def prompt(self, ctx: Context, draft: Draft) -> Reply:
+        return Reply(text=ctx.t(f"handle.ask_{draft['verb']}", ref=draft["ref"]))
+
+
+class HandleNoteFlow(Flow):
+    """The answer to a resolved item, the reason for a rejection, or the original of a
+    duplicate: the words the rider will read."""
+
+    name = "handle_note"
+    title_key = "handle.title"
+    steps = (
+        NoteStep(
+            name="note",
+            field="note",
+            prompt_key="handle.ask_res",
+            label_key=None,
+            max_len=500,
+        ),
+    )
+
+    async def complete(self, ctx: Context, draft: Draft) -> None:
+        report = await reports.get(ctx.tx, draft["ref"])
+        if report is None or not ctx.handles(report.branch_id):
+            await ctx.say("hint.not_allowed")
+            return
+        await apply(ctx, report, VERBS_WITH_NOTE[draft["verb"]], draft["note"])
+
+
+HANDLE_NOTE = HandleNoteFlow()
+

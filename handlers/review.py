@@ -1,0 +1,147 @@
+"""Secretaries verify declared members, and see what awaits them.
+
+The census counts a member as verified only after a secretary of their branch (or an admin)
+checked the declaration; a rejection carries a reason the rider reads, and the rider may
+declare again.
+"""
+
+from __future__ import annotations
+
+from bot.events import Button, Reply
+from handlers import engine
+from handlers.context import MENU_SCOPE, Context, rows
+from handlers.engine import Flow
+from handlers.routing import responsible
+from handlers.phone import mask
+from handlers.steps import Draft, TextStep
+from storage import audit, branches, declarations, reports, users
+from storage.declarations import Declaration
+
+
+async def branch_of(ctx: Context, user_id: str) -> int | None:
+    branch = await branches.membership(ctx.tx, user_id)
+    return branch.id if branch else None
+
+
+async def declaration_card(ctx: Context, declaration: Declaration, recipient: str) -> Reply:
+    lang = await users.lang_of(ctx.tx, recipient)
+    t = ctx.catalog.t
+    text = t(
+        lang,
+        "review.card",
+        name=declaration.name,
+        phone=mask(declaration.phone),
+        platform=t(lang, f"platform.{declaration.platform}"),
+        station=declaration.station,
+        district=f"{declaration.city} {declaration.district}",
+        political=t(lang, f"political.{declaration.political_status}"),
+        duty=t(lang, f"duty.{declaration.duty}"),
+        status=t(lang, f"review.status.{declaration.status}"),
+    )
+    if declaration.status != "pending":
+        return Reply(text=text)
+    target = declaration.user_id
+    buttons = (
+        (
+            Button(t(lang, "review.verify"), f"{MENU_SCOPE}:decl:ok:{target}"),
+            Button(t(lang, "review.reject"), f"{MENU_SCOPE}:decl:no:{target}"),
+        ),
+    )
+    return Reply(text=text, buttons=buttons)
+
+
+async def alert_declaration(ctx: Context, declaration: Declaration) -> None:
+    for person in await responsible(ctx, await branch_of(ctx, declaration.user_id)):
+        await ctx.send(person, await declaration_card(ctx, declaration, person))
+
+
+async def decide(ctx: Context, argument: str) -> None:
+    """``decl:ok|no|show:USER`` from a declaration card."""
+    verb, _, user_id = argument.partition(":")
+    declaration = await declarations.get(ctx.tx, user_id)
+    if declaration is None:
+        ctx.alert("review.gone")
+        return
+    if not ctx.handles(await branch_of(ctx, user_id)):
+        ctx.alert("hint.not_allowed")
+        return
+    if verb == "show":
+        await ctx.send(ctx.user.id, await declaration_card(ctx, declaration, ctx.user.id))
+    elif declaration.status != "pending":
+        ctx.alert("review.already", name=declaration.name)
+    elif verb == "ok":
+        await conclude(ctx, declaration, "verified", "")
+    elif verb == "no":
+        await engine.begin(ctx, REJECTION, {"user": user_id, "name": declaration.name})
+    else:
+        ctx.alert("hint.unknown_button")
+
+
+async def conclude(ctx: Context, declaration: Declaration, status: str, note: str) -> None:
+    if not await declarations.review(ctx.tx, declaration.user_id, status, ctx.user.id, note, ctx.now):
+        await ctx.say("review.already", name=declaration.name)
+        return
+    await audit.record(
+        ctx.tx, ctx.user.id, f"declaration_{status}", declaration.user_id, ctx.now, note
+    )
+    await ctx.say(f"review.done_{status}", name=declaration.name)
+    await ctx.push(declaration.user_id, f"review.you_{status}", note=note)
+
+
+class RejectionFlow(Flow):
+    name = "declaration_rejection"
+    title_key = "review.reject_title"
+    steps = (
+        TextStep(
+            name="reason",
+            field="reason",
+            prompt_key="review.ask_reason",
+            label_key=None,
+            max_len=300,
+        ),
+    )
+
+    async def complete(self, ctx: Context, draft: Draft) -> None:
+        declaration = await declarations.get(ctx.tx, draft["user"])
+        if declaration is None or not ctx.handles(await branch_of(ctx, draft["user"])):
+            await ctx.say("review.gone")
+            return
+        await conclude(ctx, declaration, "rejected", draft["reason"])
+
+
+REJECTION = RejectionFlow()
+
+
+async def pending(ctx: Context, _: str) -> None:
+    """``/pending``: declarations to verify and items to handle, oldest first."""
+    scope = None if ctx.is_admin else ctx.secretary_of
+    waiting_people = await declarations.pending(ctx.tx, scope)
+    waiting_items = await reports.awaiting(ctx.tx, scope)
+    if not waiting_people and not waiting_items:
+        await ctx.say("review.nothing_pending")
+        return
+    entries = sorted(
+        [(d.updated_at, ctx.t("review.pending_person", name=d.name), f"decl:show:{d.user_id}")
+         for d in waiting_people]
+        + [
+            (
+                r.created_at,
+                ctx.t(
+                    "review.pending_item",
+                    ref=r.ref,
+                    category=ctx.t(f"{r.kind}.cat.{r.category}"),
+                    status=ctx.t(f"status.{r.status}"),
+                ),
+                f"act:show:{r.ref}",
+            )
+            for r in waiting_items
+        ],
+        key=lambda entry: entry[0],
+    )
+    lines = [ctx.t("review.pending_title", count=len(entries))]
+    lines += [f"{n}. {label}" for n, (_, label, _) in enumerate(entries, start=1)]
+    buttons = [
+        Button(f"{n}. {label}"[:60], f"{MENU_SCOPE}:{action}")
+        for n, (_, label, action) in enumerate(entries[:10], start=1)
+    ]
+    await ctx.reply("\n".join(lines), rows(buttons, 1))
