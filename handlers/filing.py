@@ -8,8 +8,8 @@ from typing import Any
 from bot.clock import CHINA
 from bot.events import Event, EventKind, Reply
 from handlers.context import Context, rows
-from handlers.steps import Advance, Draft, Finish, Goto, Invalid, Outcome, Step
 from handlers.handling import alert
+from handlers.steps import Advance, Draft, Finish, Goto, Invalid, Outcome, Step
 from storage import branches, reports
 from storage.reports import NewReport, Report
 

@@ -174,4 +174,3 @@ class HandleNoteFlow(Flow):
 
 
 HANDLE_NOTE = HandleNoteFlow()
-

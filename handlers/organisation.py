@@ -177,7 +177,9 @@ async def import_csv(
     return added, updated
 
 
-async def _link(tx: Tx, actor: str, row: dict[str, str], labels: dict[str, str], now: datetime) -> None:
+async def _link(
+    tx: Tx, actor: str, row: dict[str, str], labels: dict[str, str], now: datetime
+) -> None:
     if row.get("parent_code"):
         await edit_branch(tx, actor, row["code"], "parent", row["parent_code"], labels, now)
     for user_id in _split(row.get("secretaries") or ""):

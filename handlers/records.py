@@ -55,6 +55,12 @@ async def show_points(ctx: Context, _: str) -> None:
     for award in earned[-20:]:
         when = award.at.astimezone(CHINA).strftime("%m-%d")
         lines.append(
-            ctx.t("points.line", when=when, n=award.delta, reason=ctx.t(f"points.{award.reason}"), ref=award.ref or "")
+            ctx.t(
+                "points.line",
+                when=when,
+                n=award.delta,
+                reason=ctx.t(f"points.{award.reason}"),
+                ref=award.ref or "",
+            )
         )
     await ctx.reply("\n".join(lines))

@@ -47,9 +47,7 @@ def build_registry() -> Registry:
         Action("qr", branch_admin.qr_command, commands=("qr",), role=Role.SECRETARY),
         Action("branches", branch_admin.list_branches, commands=("branches",), role=Role.ADMIN),
         Action("newbranch", branch_admin.new_branch, commands=("newbranch",), role=Role.ADMIN),
-        Action(
-            "editbranch", branch_admin.edit_command, commands=("editbranch",), role=Role.ADMIN
-        ),
+        Action("editbranch", branch_admin.edit_command, commands=("editbranch",), role=Role.ADMIN),
         Action("appoint", branch_admin.appoint_command, commands=("appoint",), role=Role.ADMIN),
         Action("dismiss", branch_admin.dismiss_command, commands=("dismiss",), role=Role.ADMIN),
         Action("rate", lifecycle.rate),

@@ -11,8 +11,8 @@ from bot.events import Button, Reply
 from handlers import engine
 from handlers.context import MENU_SCOPE, Context, rows
 from handlers.engine import Flow
-from handlers.routing import responsible
 from handlers.phone import mask
+from handlers.routing import responsible
 from handlers.steps import Draft, TextStep
 from storage import audit, branches, declarations, reports, users
 from storage.declarations import Declaration
@@ -78,7 +78,9 @@ async def decide(ctx: Context, argument: str) -> None:
 
 
 async def conclude(ctx: Context, declaration: Declaration, status: str, note: str) -> None:
-    if not await declarations.review(ctx.tx, declaration.user_id, status, ctx.user.id, note, ctx.now):
+    if not await declarations.review(
+        ctx.tx, declaration.user_id, status, ctx.user.id, note, ctx.now
+    ):
         await ctx.say("review.already", name=declaration.name)
         return
     await audit.record(
@@ -121,8 +123,10 @@ async def pending(ctx: Context, _: str) -> None:
         await ctx.say("review.nothing_pending")
         return
     entries = sorted(
-        [(d.updated_at, ctx.t("review.pending_person", name=d.name), f"decl:show:{d.user_id}")
-         for d in waiting_people]
+        [
+            (d.updated_at, ctx.t("review.pending_person", name=d.name), f"decl:show:{d.user_id}")
+            for d in waiting_people
+        ]
         + [
             (
                 r.created_at,

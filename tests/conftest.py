@@ -17,7 +17,11 @@ from tests.fake_telegram import FakeTelegram
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path / "data", admins=frozenset({"console:admin"}))
+    return Settings(
+        data_dir=tmp_path / "data",
+        admins=frozenset({"console:admin"}),
+        telegram_bot_username="nuanxin_bot",
+    )
 
 
 @pytest.fixture
