@@ -8,13 +8,15 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
+from bot import admin_cli
+from bot.admin_cli import cli_actor
 from bot.app import App
+from bot.clock import SystemClock
 from bot.config import ConfigError, Settings, load_settings
 from bot.i18n import catalog
 from handlers import exports
-from storage import declarations, reports
+from storage import audit
 from storage.db import Database
 
 log = logging.getLogger("nuanxin")
@@ -43,17 +45,19 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     export = commands.add_parser("export", help="write data to standard output")
-    export.add_argument("what", choices=["members", "hazards", "grievances"])
+    export.add_argument("what", choices=exports.WHAT)
     export.add_argument(
         "--format",
-        choices=["csv", "json", "open311"],
+        choices=exports.FORMATS,
         default="csv",
         help="open311: a GeoReport v2 service-request list (hazards only)",
     )
+    export.add_argument("--out", type=Path, help="write to this file instead of standard output")
     export.add_argument(
         "--unmasked", action="store_true", help="show full phone numbers (handle with care)"
     )
     export.add_argument("--data-dir", type=Path, help=argparse.SUPPRESS)
+    admin_cli.add_parser(commands, data_dir)
     return parser
 
 
@@ -79,37 +83,28 @@ def _telegram(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-async def _export_rows(db: Database, args: argparse.Namespace) -> list[dict[str, Any]]:
-    async with db.transaction() as tx:
-        if args.what == "members":
-            members = await declarations.all_declarations(tx)
-            return [exports.member_row(m, unmasked=args.unmasked) for m in members]
-        found = await reports.of_kind(tx, args.what.removesuffix("s"))
-        if args.format == "open311":
-            return [exports.open311_row(r, catalog()) for r in found]
-        ids = [r.id for r in found]
-        photos = await reports.photo_counts(tx, ids)
-        reporters = await reports.reporter_counts(tx, ids)
-        return [
-            exports.report_row(r, photos=photos.get(r.id, 0), reporters=reporters.get(r.id, 1))
-            for r in found
-        ]
-
-
 async def _export(settings: Settings, args: argparse.Namespace) -> int:
     if args.format == "open311" and args.what != "hazards":
         print("nuanxin: --format open311 is for hazards only", file=sys.stderr)
         return 2
     db = await Database.open(settings.db_path)
     try:
-        rows = await _export_rows(db, args)
+        async with db.transaction() as tx:
+            rows = await exports.rows_for(
+                tx, args.what, args.format, catalog(), unmasked=args.unmasked
+            )
+            if args.unmasked:
+                await audit.record(
+                    tx, cli_actor(), "export_unmasked", args.what, SystemClock().now()
+                )
     finally:
         await db.close()
-    if args.format == "csv":
-        columns = exports.MEMBER_COLUMNS if args.what == "members" else exports.REPORT_COLUMNS
-        sys.stdout.write(exports.to_csv(rows, columns))
+    data = exports.render(rows, args.what, args.format)
+    if args.out:
+        args.out.write_bytes(data)
     else:
-        sys.stdout.write(exports.to_json(rows))
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
     return 0
 
 
@@ -129,4 +124,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(_console(settings, args.user))
     if args.command == "telegram":
         return _telegram(settings, args)
+    if args.command == "admin":
+        return admin_cli.run(settings, args)
     return asyncio.run(_export(settings, args))

@@ -1,19 +1,30 @@
-"""Exports for admins: plain rows that CSV, JSON (and later XLSX) writers share."""
+"""Exports for admins: plain rows that the CSV, JSON and XLSX writers share, gathered the same
+way for the command line and for a document sent in chat."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
+
+from openpyxl import Workbook
 
 from bot.clock import CHINA
 from bot.i18n import Catalog
+from handlers.context import Context, rows
 from handlers.phone import mask
+from storage import audit, declarations, reports
+from storage.db import Tx
 from storage.declarations import Declaration
 from storage.reports import Report
 from storage.timefmt import to_db
+
+WHAT = ("members", "hazards", "grievances")
+FORMATS = ("csv", "json", "open311", "xlsx")
 
 MEMBER_COLUMNS = (
     "name",
@@ -135,3 +146,74 @@ def to_csv(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
     for row in rows:
         writer.writerow({k: "" if v is None else v for k, v in row.items()})
     return buffer.getvalue()
+
+
+def to_xlsx(rows: Sequence[dict[str, Any]], columns: Sequence[str], sheet: str) -> bytes:
+    """One sheet, a header row, frozen so it stays in view while scrolling."""
+    book = Workbook()
+    page = book.active
+    assert page is not None
+    page.title = sheet
+    page.append(list(columns))
+    for row in rows:
+        page.append([_cell(row.get(column)) for column in columns])
+    page.freeze_panes = "A2"
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+def _cell(value: Any) -> Any:
+    return "" if value is None else value
+
+
+async def rows_for(
+    tx: Tx, what: str, fmt: str, catalog: Catalog, *, unmasked: bool
+) -> list[dict[str, Any]]:
+    if what == "members":
+        members = await declarations.all_declarations(tx)
+        return [member_row(m, unmasked=unmasked) for m in members]
+    found = await reports.of_kind(tx, what.removesuffix("s"))
+    if fmt == "open311":
+        return [open311_row(r, catalog) for r in found]
+    ids = [r.id for r in found]
+    photos = await reports.photo_counts(tx, ids)
+    reporters = await reports.reporter_counts(tx, ids)
+    return [
+        report_row(r, photos=photos.get(r.id, 0), reporters=reporters.get(r.id, 1)) for r in found
+    ]
+
+
+def render(rows: list[dict[str, Any]], what: str, fmt: str) -> bytes:
+    columns = MEMBER_COLUMNS if what == "members" else REPORT_COLUMNS
+    if fmt == "xlsx":
+        return to_xlsx(rows, columns, what)
+    if fmt == "csv":
+        return to_csv(rows, columns).encode("utf-8")
+    return to_json(rows).encode("utf-8")
+
+
+async def export_command(ctx: Context, arguments: str) -> None:
+    """``/export members|hazards|grievances [xlsx|csv|json] [unmasked]``, sent as a document;
+    bare ``/export`` offers buttons. Full phone numbers are given only when asked for, and
+    the asking is audited."""
+    words = arguments.replace(":", " ").split()
+    what = next((w for w in words if w in WHAT), None)
+    if what is None:
+        buttons = [ctx.menu_button(f"export.{name}", f"export:{name}:xlsx") for name in WHAT]
+        await ctx.reply(ctx.t("export.pick"), rows(buttons, 1))
+        return
+    fmt = next((w for w in words if w in ("xlsx", "csv", "json")), "xlsx")
+    unmasked = "unmasked" in words
+    data = render(await rows_for(ctx.tx, what, fmt, ctx.catalog, unmasked=unmasked), what, fmt)
+    target = ctx.settings.data_dir / "exports" / f"{what}-{ctx.now:%Y%m%d-%H%M%S}.{fmt}"
+    await asyncio.to_thread(_write, target, data)
+    await audit.record(
+        ctx.tx, ctx.user.id, "export_unmasked" if unmasked else "export", what, ctx.now, fmt
+    )
+    await ctx.reply(ctx.t("export.ready", what=ctx.t(f"export.{what}")), document=str(target))
+
+
+def _write(target: Path, data: bytes) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(data)

@@ -6,6 +6,7 @@ from handlers import (
     basics,
     branch_admin,
     declare,
+    exports,
     grievance,
     handling,
     hazard,
@@ -13,6 +14,7 @@ from handlers import (
     membership,
     records,
     review,
+    stats,
 )
 from handlers.actions import Action, Registry, Role
 
@@ -50,6 +52,8 @@ def build_registry() -> Registry:
         Action("editbranch", branch_admin.edit_command, commands=("editbranch",), role=Role.ADMIN),
         Action("appoint", branch_admin.appoint_command, commands=("appoint",), role=Role.ADMIN),
         Action("dismiss", branch_admin.dismiss_command, commands=("dismiss",), role=Role.ADMIN),
+        Action("stats", stats.show_stats, commands=("stats",), role=Role.ADMIN),
+        Action("export", exports.export_command, commands=("export",), role=Role.ADMIN),
         Action("rate", lifecycle.rate),
         Action("reopen", lifecycle.reopen),
         Action(

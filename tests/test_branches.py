@@ -7,6 +7,8 @@ from pathlib import Path
 
 import cv2
 import pytest
+from openpyxl import load_workbook
+from PIL import Image
 
 from bot.app import App
 from handlers.registry import build_registry
@@ -196,3 +198,25 @@ async def test_points_are_paid_once_per_confirmed_hazard(
         earned = await points.history(tx, "console:rider")
     assert [(a.delta, a.ref) for a in earned] == [(10, ref)]
     assert (await report_of(app, ref)).status == "resolved"
+
+
+async def test_an_admin_sees_stats_with_a_chart_and_gets_exports_as_documents(
+    app: App, admin: Chat, secretary: Chat, rider: Chat, tmp_path: Path
+) -> None:
+    code = await branch_with_secretary(admin, "甲支部", SECRETARY)
+    await rider.say(f"/join {code}")
+    await declare_party_member(rider)
+    ref = await file_hazard(rider, tmp_path)
+    await secretary.script("/pending", f"tap:{ref}", "tap:属实，受理")
+    shown = await admin.say("/stats")
+    assert "亮身份骑手 1 人" in shown.text and "其中党员 1 人" in shown.text
+    assert "响应率 100%" in shown.text and "解决率 0%" in shown.text
+    chart = shown.last.photo
+    assert chart is not None
+    with Image.open(chart) as picture:
+        assert picture.format == "PNG" and picture.height > 300
+    sent = await admin.script("/export", "tap:亮身份骑手")
+    document = sent.last.document
+    assert document is not None and document.endswith(".xlsx")
+    rows = list(load_workbook(document).active.iter_rows(values_only=True))  # type: ignore[union-attr]
+    assert rows[1][:2] == ("张三", "138****8000")

@@ -273,7 +273,13 @@ async def send(bot: Bot, chat_id: int, reply: Reply) -> int:
         sent = await bot.send_photo(chat_id, picture, caption=caption, reply_markup=markup)
     elif reply.document:
         document = await asyncio.to_thread(Path(reply.document).read_bytes)
-        sent = await bot.send_document(chat_id, document, caption=caption, reply_markup=markup)
+        sent = await bot.send_document(
+            chat_id,
+            document,
+            caption=caption,
+            reply_markup=markup,
+            filename=Path(reply.document).name,
+        )
     elif reply.venue:
         venue = reply.venue
         sent = await bot.send_venue(

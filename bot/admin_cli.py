@@ -1,0 +1,235 @@
+"""``nuanxin admin …``: branches, the audit log, statistics and roster comparison from the
+server's shell. Every change goes through the same rules as the chat commands and is audited
+under ``cli:<login>``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from bot.clock import SystemClock
+from bot.config import Settings
+from bot.i18n import DEFAULT_LANG, catalog
+from bot.qr import render_qr
+from handlers import exports, organisation, roster, stats
+from handlers.organisation import KINDS, BranchError
+from storage import audit, branches
+from storage.branches import NewBranch
+from storage.db import Database, Tx
+
+Command = Callable[[Tx, argparse.Namespace, Settings], Awaitable[int]]
+
+
+def cli_actor() -> str:
+    """Who acted from the command line, for the audit log."""
+    return f"cli:{getpass.getuser()}"
+
+
+def kind_labels() -> dict[str, str]:
+    return {kind: catalog().t(DEFAULT_LANG, f"branch.kind.{kind}") for kind in KINDS}
+
+
+def add_parser(commands: Any, data_dir: argparse.ArgumentParser) -> None:
+    admin = commands.add_parser("admin", help="branches, audit log, statistics, roster check")
+    sub = admin.add_subparsers(dest="admin_command", required=True)
+
+    branch = sub.add_parser("branch", help="create, list, edit, import branches; QR codes")
+    actions = branch.add_subparsers(dest="branch_command", required=True)
+    add = actions.add_parser("add", parents=[data_dir], help="create a branch")
+    add.add_argument("--name", required=True)
+    add.add_argument("--kind", required=True, help=" | ".join(KINDS))
+    add.add_argument("--district", default="")
+    add.add_argument("--parent", default="", metavar="CODE")
+    add.add_argument("--code", default="", help="join code (default: generated)")
+    add.add_argument("--secretary", action="append", default=[], metavar="USER")
+    listing = actions.add_parser("list", parents=[data_dir], help="every branch")
+    listing.add_argument("--format", choices=["table", "json"], default="table")
+    edit = actions.add_parser("edit", parents=[data_dir], help="change a branch")
+    edit.add_argument("code")
+    for field in organisation.EDITABLE:
+        edit.add_argument(f"--{field}")
+    edit.add_argument("--add-secretary", action="append", default=[], metavar="USER")
+    edit.add_argument("--remove-secretary", action="append", default=[], metavar="USER")
+    imported = actions.add_parser("import", parents=[data_dir], help="add or update from CSV")
+    imported.add_argument("file", type=Path, help=", ".join(organisation.IMPORT_COLUMNS))
+    qr = actions.add_parser("qr", parents=[data_dir], help="the join QR code as a PNG")
+    qr.add_argument("code")
+    qr.add_argument("--out", type=Path, required=True, metavar="FILE.png")
+
+    log = sub.add_parser("audit", parents=[data_dir], help="who did what, newest last")
+    log.add_argument("--format", choices=["table", "json"], default="table")
+    log.add_argument("--limit", type=int, default=200)
+
+    figures = sub.add_parser("stats", parents=[data_dir], help="census and handling figures")
+    figures.add_argument("--format", choices=["table", "json"], default="table")
+
+    compare = sub.add_parser(
+        "compare", parents=[data_dir], help="a platform roster against the declarations"
+    )
+    compare.add_argument("roster", type=Path, metavar="ROSTER.csv|xlsx")
+    compare.add_argument("--out", type=Path, help="write the CSV here instead of stdout")
+
+
+def run(settings: Settings, args: argparse.Namespace) -> int:
+    name = args.admin_command
+    if name == "branch":
+        name = f"branch_{args.branch_command}"
+    return asyncio.run(_in_transaction(settings, args, COMMANDS[name]))
+
+
+async def _in_transaction(settings: Settings, args: argparse.Namespace, command: Command) -> int:
+    db = await Database.open(settings.db_path)
+    try:
+        async with db.transaction() as tx:
+            return await command(tx, args, settings)
+    except BranchError as bad:
+        print(f"nuanxin: {catalog().t(DEFAULT_LANG, bad.key, **bad.params)}", file=sys.stderr)
+        return 2
+    except (roster.RosterError, OSError) as bad:
+        print(f"nuanxin: {bad}", file=sys.stderr)
+        return 2
+    finally:
+        await db.close()
+
+
+async def branch_add(tx: Tx, args: argparse.Namespace, _: Settings) -> int:
+    now = SystemClock().now()
+    new = NewBranch(
+        code=args.code,
+        name=args.name,
+        kind=organisation.kind_of(args.kind, kind_labels()),
+        district=args.district,
+        parent_id=await organisation.parent_by_code(tx, args.parent),
+    )
+    branch = await organisation.add_branch(tx, cli_actor(), new, now)
+    for user_id in args.secretary:
+        await organisation.appoint(tx, cli_actor(), branch.code, user_id, now)
+    print(branch.code)
+    return 0
+
+
+async def branch_list(tx: Tx, args: argparse.Namespace, _: Settings) -> int:
+    every = await branches.all_branches(tx)
+    codes = {b.id: b.code for b in every}
+    rows = [
+        {
+            "code": b.code,
+            "name": b.name,
+            "kind": b.kind,
+            "district": b.district,
+            "parent": codes.get(b.parent_id or 0, ""),
+            "secretaries": await branches.secretaries(tx, b.id),
+            "members": len(await branches.members(tx, b.id)),
+        }
+        for b in every
+    ]
+    if args.format == "json":
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+        return 0
+    for row in rows:
+        print("\t".join(_flat(row[column]) for column in row))
+    return 0
+
+
+def _flat(value: object) -> str:
+    if isinstance(value, list):
+        return ",".join(value) or "-"
+    return str(value)
+
+
+async def branch_edit(tx: Tx, args: argparse.Namespace, _: Settings) -> int:
+    now, actor = SystemClock().now(), cli_actor()
+    for field in organisation.EDITABLE:
+        value = getattr(args, field)
+        if value is not None:
+            await organisation.edit_branch(tx, actor, args.code, field, value, kind_labels(), now)
+    for user_id in args.add_secretary:
+        await organisation.appoint(tx, actor, args.code, user_id, now)
+    for user_id in args.remove_secretary:
+        await organisation.dismiss(tx, actor, args.code, user_id, now)
+    print(args.code.upper())
+    return 0
+
+
+async def branch_import(tx: Tx, args: argparse.Namespace, _: Settings) -> int:
+    text = await asyncio.to_thread(args.file.read_text, encoding="utf-8")
+    added, updated = await organisation.import_csv(
+        tx, cli_actor(), text, kind_labels(), SystemClock().now()
+    )
+    print(f"added {added}, updated {updated}")
+    return 0
+
+
+async def branch_qr(tx: Tx, args: argparse.Namespace, settings: Settings) -> int:
+    branch = await organisation.existing(tx, args.code)
+    link = organisation.join_link(settings, branch.code)
+    if link is None:
+        print("nuanxin: set TELEGRAM_BOT_USERNAME for join links", file=sys.stderr)
+        return 2
+    await asyncio.to_thread(render_qr, link, args.out)
+    print(link)
+    return 0
+
+
+async def audit_log(tx: Tx, args: argparse.Namespace, _: Settings) -> int:
+    entries = await audit.entries(tx, args.limit)
+    rows = [
+        {
+            "at": e.at.isoformat(),
+            "actor": e.actor,
+            "action": e.action,
+            "target": e.target,
+            "detail": e.detail,
+        }
+        for e in entries
+    ]
+    if args.format == "json":
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+    else:
+        for row in rows:
+            print("\t".join(row.values()))
+    return 0
+
+
+async def stats_figures(tx: Tx, args: argparse.Namespace, _: Settings) -> int:
+    figures = await stats.gather(tx)
+    if args.format == "json":
+        print(json.dumps(figures, ensure_ascii=False, indent=2))
+        return 0
+    for section, values in figures.items():
+        for name, value in values.items():
+            print(f"{section}.{name}\t{json.dumps(value, ensure_ascii=False)}")
+    return 0
+
+
+async def compare_roster(tx: Tx, args: argparse.Namespace, _: Settings) -> int:
+    people = await asyncio.to_thread(roster.read, args.roster)
+    result = await roster.compare(tx, people)
+    data = exports.to_csv(result, roster.COLUMNS)
+    if args.out:
+        await asyncio.to_thread(args.out.write_text, data, encoding="utf-8")
+    else:
+        sys.stdout.write(data)
+    counts: dict[str, int] = {}
+    for row in result:
+        counts[row["outcome"]] = counts.get(row["outcome"], 0) + 1
+    print(" ".join(f"{k}={v}" for k, v in sorted(counts.items())), file=sys.stderr)
+    return 0
+
+
+COMMANDS: dict[str, Command] = {
+    "branch_add": branch_add,
+    "branch_list": branch_list,
+    "branch_edit": branch_edit,
+    "branch_import": branch_import,
+    "branch_qr": branch_qr,
+    "audit": audit_log,
+    "stats": stats_figures,
+    "compare": compare_roster,
+}
