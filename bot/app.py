@@ -8,6 +8,7 @@ from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.events import Event, Handled, Outgoing, Reply
 from bot.i18n import Catalog, catalog
+from handlers import broadcast
 from handlers.dispatch import Dispatcher
 from handlers.registry import build_registry
 from storage import outbox, users
@@ -41,9 +42,14 @@ class App:
         async with self.db.transaction() as tx:
             return await outbox.unsent(tx, platform, after)
 
-    async def mark_sent(self, message_id: int, delivered_as: str | None = None) -> None:
+    async def mark_sent(
+        self, message_id: int, delivered_as: str | None = None, outcome: str = "sent"
+    ) -> None:
+        """A transport is done with a message; a broadcast's progress moves with it."""
         async with self.db.transaction() as tx:
-            await outbox.mark_sent(tx, message_id, self.clock.now(), delivered_as)
+            now = self.clock.now()
+            await outbox.mark_sent(tx, message_id, now, delivered_as, outcome)
+            await broadcast.on_delivery(tx, self.catalog, message_id, now)
 
     async def unreachable(self, user_id: str) -> None:
         async with self.db.transaction() as tx:

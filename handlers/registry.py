@@ -5,6 +5,7 @@ from __future__ import annotations
 from handlers import (
     basics,
     branch_admin,
+    broadcast,
     declare,
     exports,
     grievance,
@@ -53,6 +54,9 @@ def build_registry() -> Registry:
         Action("appoint", branch_admin.appoint_command, commands=("appoint",), role=Role.ADMIN),
         Action("dismiss", branch_admin.dismiss_command, commands=("dismiss",), role=Role.ADMIN),
         Action("stats", stats.show_stats, commands=("stats",), role=Role.ADMIN),
+        Action(
+            "broadcast", broadcast.start_broadcast, commands=("broadcast",), role=Role.SECRETARY
+        ),
         Action("export", exports.export_command, commands=("export",), role=Role.ADMIN),
         Action("rate", lifecycle.rate),
         Action("reopen", lifecycle.reopen),
@@ -83,6 +87,7 @@ def build_registry() -> Registry:
             branch_admin.NEW_BRANCH,
             handling.HANDLE_NOTE,
             review.REJECTION,
+            broadcast.BROADCAST,
         )
     }
     return Registry(actions=actions, flows=flows)

@@ -13,10 +13,13 @@ from storage.db import Tx
 from storage.timefmt import to_db
 
 
-async def add(tx: Tx, recipient: str, reply: Reply, now: datetime) -> int:
+async def add(
+    tx: Tx, recipient: str, reply: Reply, now: datetime, broadcast_id: int | None = None
+) -> int:
     cursor = await tx.execute(
-        "INSERT INTO outbox (recipient, payload, has_buttons, created_at) VALUES (?, ?, ?, ?)",
-        (recipient, reply.to_json(), 1 if reply.buttons else 0, to_db(now)),
+        "INSERT INTO outbox (recipient, payload, has_buttons, created_at, broadcast_id) "
+        "VALUES (?, ?, ?, ?, ?)",
+        (recipient, reply.to_json(), 1 if reply.buttons else 0, to_db(now), broadcast_id),
     )
     assert cursor.lastrowid is not None
     return cursor.lastrowid
@@ -34,12 +37,20 @@ async def unsent(tx: Tx, platform: str, after: int = 0, limit: int = 500) -> lis
     return [Outgoing(row["id"], row["recipient"], Reply.from_json(row["payload"])) for row in rows]
 
 
+OUTCOMES = ("sent", "failed", "blocked", "superseded")
+
+
 async def mark_sent(
-    tx: Tx, message_id: int, now: datetime, delivered_as: str | None = None
+    tx: Tx,
+    message_id: int,
+    now: datetime,
+    delivered_as: str | None = None,
+    outcome: str = "sent",
 ) -> None:
+    """Done with a message: ``outcome`` says whether it reached the user."""
     await tx.execute(
-        "UPDATE outbox SET sent_at = ?, delivered_as = ? WHERE id = ?",
-        (to_db(now), delivered_as, message_id),
+        "UPDATE outbox SET sent_at = ?, delivered_as = ?, outcome = ? WHERE id = ?",
+        (to_db(now), delivered_as, outcome, message_id),
     )
 
 

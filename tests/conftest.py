@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
 
@@ -10,9 +11,10 @@ import pytest
 
 from bot.app import App
 from bot.clock import CHINA, ManualClock
-from bot.config import Settings
+from bot.config import Secret, Settings
+from bot.transports.telegram import Limits, TelegramRunner
 from tests.chat import Chat
-from tests.fake_telegram import FakeTelegram
+from tests.fake_telegram import TOKEN, FakeTelegram
 
 
 @pytest.fixture
@@ -40,6 +42,28 @@ async def app(settings: Settings, clock: ManualClock) -> AsyncIterator[App]:
 @pytest.fixture
 def rider(app: App) -> Chat:
     return Chat(app, "rider")
+
+
+@asynccontextmanager
+async def telegram_bot(
+    server: FakeTelegram, data_dir: Path, clock: ManualClock, admin: int, limits: Limits
+) -> AsyncIterator[TelegramRunner]:
+    """The bot on Telegram, pointed at the local Bot API server, with one Telegram admin."""
+    settings = Settings(
+        data_dir=data_dir,
+        admins=frozenset({f"telegram:{admin}"}),
+        telegram_token=Secret(TOKEN),
+        telegram_api_url=server.api_url,
+        telegram_file_url=server.file_url,
+    )
+    app = await App.open(settings, clock)
+    runner = TelegramRunner(app, settings, limits)
+    await runner.start()
+    try:
+        yield runner
+    finally:
+        await runner.stop()
+        await app.close()
 
 
 @pytest.fixture

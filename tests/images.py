@@ -7,6 +7,7 @@ import struct
 import zlib
 from pathlib import Path
 
+import cv2
 from PIL import Image
 from PIL.TiffImagePlugin import IFDRational
 
@@ -77,3 +78,11 @@ def huge_file(path: Path, megabytes: int = 30) -> Path:
     with path.open("ab") as out:
         out.write(b"\0" * megabytes * 1024 * 1024)
     return path
+
+
+def decode_qr(path: Path) -> str:
+    """What a phone camera would read from a QR code picture."""
+    picture = cv2.imread(str(path))
+    assert picture is not None, f"{path} is not an image"
+    text, _, _ = cv2.QRCodeDetector().detectAndDecode(picture)
+    return text

@@ -15,9 +15,10 @@ from bot.app import App
 from bot.clock import ManualClock
 from bot.config import Secret, Settings
 from bot.events import Reply, Venue
-from bot.transports.telegram import TelegramRunner
+from bot.transports.telegram import Limits, TelegramRunner
 from storage import outbox, reports
 from tests import images
+from tests.conftest import telegram_bot
 from tests.fake_telegram import TOKEN, Call, FakeTelegram
 
 RIDER, ADMIN = 501, 900
@@ -27,19 +28,8 @@ RIDER, ADMIN = 501, 900
 async def runner(
     server: FakeTelegram, tmp_path: Path, clock: ManualClock
 ) -> AsyncIterator[TelegramRunner]:
-    settings = Settings(
-        data_dir=tmp_path / "data",
-        admins=frozenset({f"telegram:{ADMIN}"}),
-        telegram_token=Secret(TOKEN),
-        telegram_api_url=server.api_url,
-        telegram_file_url=server.file_url,
-    )
-    app = await App.open(settings, clock)
-    started = TelegramRunner(app, settings)
-    await started.start()
-    yield started
-    await started.stop()
-    await app.close()
+    async with telegram_bot(server, tmp_path / "data", clock, ADMIN, Limits()) as started:
+        yield started
 
 
 @pytest.fixture

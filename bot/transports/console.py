@@ -101,11 +101,14 @@ class Console:
         return Event(self.user_id, EventKind.BUTTON, data=buttons[number - 1].data)
 
     async def deliver(self) -> list[Outgoing]:
-        """Takes every unsent console message from the outbox, in order, and marks it sent."""
-        messages = await self.app.unsent(PLATFORM)
-        for message in messages:
-            await self.app.mark_sent(message.id)
-        return messages
+        """Takes every unsent console message from the outbox, in order, and marks it sent;
+        marking one may queue more (a broadcast's progress), which are taken too."""
+        delivered: list[Outgoing] = []
+        while batch := await self.app.unsent(PLATFORM, after=delivered[-1].id if delivered else 0):
+            for message in batch:
+                await self.app.mark_sent(message.id)
+            delivered += batch
+        return delivered
 
     async def feed(self, line: str) -> list[Outgoing]:
         """Handles one input line and returns what the bot sent because of it."""

@@ -182,38 +182,36 @@ class Delivery:
                 message = queue.popleft()
                 target = message.reply.edit_of
                 if target is not None and any(m.reply.edit_of == target for m in queue):
-                    await self.app.mark_sent(message.id)
+                    await self.app.mark_sent(message.id, outcome="superseded")
                     continue
                 await asyncio.sleep(self._pace.delay(address))
                 async with self._wire:
-                    delivered_as = await self._send_until_done(message)
-                await self.app.mark_sent(message.id, delivered_as)
+                    delivered_as, outcome = await self._send_until_done(message)
+                await self.app.mark_sent(message.id, delivered_as, outcome)
         except Exception:
             log.exception("delivery to %s stopped; the rest waits for the next start", address)
         finally:
             del self._queues[address]
 
-    async def _send_until_done(self, message: Outgoing) -> str | None:
+    async def _send_until_done(self, message: Outgoing) -> tuple[str | None, str]:
         """Sends one message, retrying network trouble with growing pauses; returns the
-        Telegram message id, or None when Telegram will never take it."""
+        Telegram message id (None when Telegram will never take it) and the outcome."""
         pause = 1.0
         while True:
             try:
-                return await self._send_one(message)
+                return await self._send_one(message), "sent"
             except Forbidden:
                 log.info("telegram user %s blocked the bot", message.address)
                 await self.app.unreachable(message.recipient)
-                return None
+                return None, "blocked"
             except BadRequest as bad:
-                log.error(
-                    "telegram refused message %s to %s: %s", message.id, message.address, bad
-                )
-                return None
+                log.error("telegram refused message %s: %s", message.id, bad)
+                return None, "failed"
             except TelegramError:
                 log.exception("sending message %s failed; retrying in %.0f s", message.id, pause)
             except Exception:
                 log.exception("message %s cannot be rendered; dropped", message.id)
-                return None
+                return None, "failed"
             await asyncio.sleep(pause)
             pause = min(pause * 2, 60)
 

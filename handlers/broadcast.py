@@ -1,0 +1,154 @@
+"""Broadcasts (/broadcast): admins to all riders, a branch or party members; secretaries to
+their own branches. A preview and a confirmation first; then one copy per rider goes through
+the transport's rate limiter, while the author watches one progress message count up in
+place and gets a final report. Riders who blocked the bot are marked and left out next time.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from bot.events import Event, EventKind, Reply
+from bot.i18n import Catalog
+from handlers import engine
+from handlers.context import Context, rows
+from handlers.engine import Flow
+from handlers.steps import Advance, Choice, ChoiceStep, Draft, Invalid, Outcome, Step, TextStep
+from storage import branches, broadcasts, outbox, users
+from storage.db import Tx
+
+AUDIENCES = tuple(Choice(a, f"broadcast.audience.{a}") for a in ("all", "branch", "party"))
+URGENCY = (Choice("normal", "broadcast.normal"), Choice("urgent", "broadcast.urgent"))
+PROGRESS_STEPS = 20
+"""The progress message is edited about this many times, whatever the audience's size."""
+
+
+class BranchStep(Step):
+    """Which branch: buttons for the branches this user may address."""
+
+    name = "branch"
+    field = "branch"
+    label_key = "broadcast.field.branch"
+
+    def __init__(self) -> None:
+        self.when = lambda draft: draft.get("audience") == "branch"
+
+    async def allowed(self, ctx: Context) -> list[branches.Branch]:
+        every = await branches.all_branches(ctx.tx)
+        return [b for b in every if ctx.is_admin or b.id in ctx.secretary_of]
+
+    async def prompt(self, ctx: Context, draft: Draft) -> Reply:
+        choices = [
+            ctx.button("broadcast.branch_button", b.code, name=b.name)
+            for b in await self.allowed(ctx)
+        ]
+        return Reply(text=ctx.t("broadcast.ask_branch"), buttons=rows(choices, 1))
+
+    async def accept(self, ctx: Context, draft: Draft, event: Event) -> Outcome:
+        if event.kind is not EventKind.BUTTON:
+            return Invalid("hint.use_buttons")
+        if not any(b.code == event.data for b in await self.allowed(ctx)):
+            return Invalid("hint.unknown_button")
+        draft[self.field] = event.data
+        return Advance()
+
+
+class BroadcastFlow(Flow):
+    name = "broadcast"
+    title_key = "broadcast.title"
+    summary_title_key = "broadcast.preview"
+    steps = (
+        ChoiceStep(
+            name="audience",
+            field="audience",
+            prompt_key="broadcast.ask_audience",
+            label_key="broadcast.field.audience",
+            choices=AUDIENCES,
+            per_row=1,
+        ),
+        BranchStep(),
+        TextStep(
+            name="text",
+            field="text",
+            prompt_key="broadcast.ask_text",
+            label_key="broadcast.field.text",
+            max_len=1000,
+        ),
+        ChoiceStep(
+            name="urgency",
+            field="urgency",
+            prompt_key="broadcast.ask_urgency",
+            label_key="broadcast.field.urgency",
+            choices=URGENCY,
+        ),
+    )
+
+    async def complete(self, ctx: Context, draft: Draft) -> None:
+        branch = await branches.by_code(ctx.tx, draft["branch"]) if "branch" in draft else None
+        if draft["audience"] != "branch" and not ctx.is_admin:
+            await ctx.say("hint.not_allowed")
+            return
+        if branch is not None and not ctx.handles(branch.id):
+            await ctx.say("hint.not_allowed")
+            return
+        branch_id = branch.id if branch else None
+        people = await broadcasts.recipients(ctx.tx, draft["audience"], branch_id, ctx.user.id)
+        if not people:
+            await ctx.say("broadcast.nobody")
+            return
+        broadcast_id = await broadcasts.create(
+            ctx.tx,
+            ctx.user.id,
+            draft["audience"],
+            branch_id,
+            draft["text"],
+            draft["urgency"] == "urgent",
+            len(people),
+            ctx.now,
+        )
+        langs = await users.langs_of(ctx.tx, people)
+        for person in people:
+            copy = Reply(
+                text=ctx.catalog.t(langs.get(person, "zh"), "broadcast.copy", text=draft["text"])
+            )
+            await outbox.add(ctx.tx, person, copy, ctx.now, broadcast_id)
+        await ctx.say("broadcast.progress", sent=0, failed=0, blocked=0, total=len(people))
+        await broadcasts.set_progress_message(ctx.tx, broadcast_id, ctx.sent[-1])
+
+
+BROADCAST = BroadcastFlow()
+
+
+async def start_broadcast(ctx: Context, _: str) -> None:
+    """Secretaries address only their branches, so they skip the audience question."""
+    await engine.begin(ctx, BROADCAST, None if ctx.is_admin else {"audience": "branch"})
+
+
+async def on_delivery(tx: Tx, catalog: Catalog, message_id: int, now: datetime) -> None:
+    """After each copy is done with: count, edit the progress message now and then, and
+    report when the last copy is done."""
+    broadcast = await broadcasts.of_message(tx, message_id)
+    if broadcast is None or broadcast.finished:
+        return
+    counts = await broadcasts.outcomes(tx, broadcast.id)
+    done = sum(counts.values())
+    step = max(1, broadcast.total // PROGRESS_STEPS)
+    if done % step and done < broadcast.total:
+        return
+    lang = await users.lang_of(tx, broadcast.author)
+    figures = {
+        "sent": counts.get("sent", 0),
+        "failed": counts.get("failed", 0),
+        "blocked": counts.get("blocked", 0),
+        "total": broadcast.total,
+    }
+    progress = Reply(
+        text=catalog.t(lang, "broadcast.progress", **figures),
+        edit_of=broadcast.progress_message,
+    )
+    await outbox.add(tx, broadcast.author, progress, now)
+    if done >= broadcast.total:
+        await broadcasts.finish(tx, broadcast.id, now)
+        await outbox.add(
+            tx, broadcast.author, Reply(text=catalog.t(lang, "broadcast.done", **figures)), now
+        )

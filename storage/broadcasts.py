@@ -1,0 +1,99 @@
+"""Broadcasts: one message to many riders, and how each copy fared.
+
+Each copy is an outbox row tagged with the broadcast, so the counts of sent, failed and
+blocked come from the outbox itself and survive a restart halfway through.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from storage.db import Tx
+from storage.timefmt import to_db
+
+PARTY_STATUSES = ("member", "probationary")
+
+
+@dataclass(frozen=True)
+class Broadcast:
+    id: int
+    author: str
+    total: int
+    progress_message: int | None
+    finished: bool
+
+
+async def recipients(tx: Tx, audience: str, branch_id: int | None, author: str) -> list[str]:
+    """Everyone the audience covers, minus those who blocked the bot and the author."""
+    if audience == "branch":
+        sql = (
+            "SELECT u.id FROM users u JOIN memberships m ON m.user_id = u.id WHERE m.branch_id = ?"
+        )
+        params: tuple[object, ...] = (branch_id,)
+    elif audience == "party":
+        sql = (
+            "SELECT u.id FROM users u JOIN declarations d ON d.user_id = u.id "
+            "WHERE d.political_status IN (?, ?)"
+        )
+        params = PARTY_STATUSES
+    else:
+        sql, params = "SELECT u.id FROM users u WHERE 1", ()
+    async with tx.execute(
+        f"{sql} AND u.unreachable_at IS NULL AND u.id != ? ORDER BY u.id", (*params, author)
+    ) as cur:
+        return [row[0] for row in await cur.fetchall()]
+
+
+async def create(
+    tx: Tx,
+    author: str,
+    audience: str,
+    branch_id: int | None,
+    text: str,
+    urgent: bool,
+    total: int,
+    now: datetime,
+) -> int:
+    cursor = await tx.execute(
+        "INSERT INTO broadcasts (author, audience, branch_id, text, urgent, total, created_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (author, audience, branch_id, text, 1 if urgent else 0, total, to_db(now)),
+    )
+    assert cursor.lastrowid is not None
+    return cursor.lastrowid
+
+
+async def set_progress_message(tx: Tx, broadcast_id: int, message_id: int) -> None:
+    await tx.execute(
+        "UPDATE broadcasts SET progress_message = ? WHERE id = ?", (message_id, broadcast_id)
+    )
+
+
+async def of_message(tx: Tx, message_id: int) -> Broadcast | None:
+    """The broadcast an outbox message is a copy of, if any."""
+    async with tx.execute(
+        "SELECT b.id, b.author, b.total, b.progress_message, b.finished_at FROM outbox o "
+        "JOIN broadcasts b ON b.id = o.broadcast_id WHERE o.id = ?",
+        (message_id,),
+    ) as cur:
+        row = await cur.fetchone()
+    if row is None:
+        return None
+    return Broadcast(row[0], row[1], row[2], row[3], row[4] is not None)
+
+
+async def outcomes(tx: Tx, broadcast_id: int) -> dict[str, int]:
+    """Copies by outcome: sent, failed, blocked; those still waiting are not counted."""
+    async with tx.execute(
+        "SELECT outcome, COUNT(*) FROM outbox WHERE broadcast_id = ? AND outcome IS NOT NULL "
+        "GROUP BY outcome",
+        (broadcast_id,),
+    ) as cur:
+        return {row[0]: row[1] for row in await cur.fetchall()}
+
+
+async def finish(tx: Tx, broadcast_id: int, now: datetime) -> None:
+    await tx.execute(
+        "UPDATE broadcasts SET finished_at = ? WHERE id = ?", (to_db(now), broadcast_id)
+    )

@@ -1,0 +1,101 @@
+"""Broadcasts: preview and confirmation, audiences, progress edited in place, blocked riders."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from bot.app import App
+from bot.clock import ManualClock
+from bot.transports.telegram import UNLIMITED, TelegramRunner
+from storage import users
+from tests.chat import Chat
+from tests.conftest import telegram_bot
+from tests.fake_telegram import FakeTelegram
+from tests.test_branches import branch_with_secretary
+
+ADMIN = 900
+RIDERS = range(20_000, 22_000)
+
+
+async def test_an_admin_previews_confirms_and_sees_the_report(app: App) -> None:
+    admin, secretary = Chat(app, "admin"), Chat(app, "sec")
+    code = await branch_with_secretary(admin, "甲支部", "console:sec")
+    await branch_with_secretary(admin, "乙支部", "console:sec2")
+    members = [Chat(app, f"r{n}") for n in range(3)]
+    for member in members:
+        await member.say(f"/join {code}")
+    outsider = Chat(app, "outsider")
+    await outsider.say("/start")
+
+    preview = await admin.script("/broadcast", "tap:一个支部", "tap:甲支部", "今晚八点线上党课")
+    preview = await admin.tap("不紧急")
+    assert "今晚八点线上党课" in preview.text and "确认" in " ".join(preview.labels())
+    assert all(m.address == "admin" for m in preview.messages)
+    sent = await admin.tap("确认提交")
+    copies = [m for m in sent.messages if "今晚八点线上党课" in m.reply.text]
+    assert sorted(m.address for m in copies) == ["r0", "r1", "r2"]
+    reports = [r.text for r in sent.to("admin")]
+    assert "共 3" in reports[0]
+    assert reports[-1].startswith("✅ 群发完成：送达 3")
+
+    asked = await secretary.say("/broadcast")
+    assert "哪个支部" in asked.text and asked.labels() == ["🏠 甲支部"]
+
+
+@pytest.fixture
+async def fast_runner(
+    server: FakeTelegram, tmp_path: Path, clock: ManualClock
+) -> AsyncIterator[TelegramRunner]:
+    """Telegram's flood limits lifted, so two thousand messages take seconds; 429s from the
+    server still go through the rate limiter's retries."""
+    async with telegram_bot(server, tmp_path / "data", clock, ADMIN, UNLIMITED) as runner:
+        yield runner
+
+
+async def broadcast(server: FakeTelegram, text: str) -> None:
+    """The admin walks the flow over Telegram, each step answered before the next."""
+    steps = (("say", "/broadcast"), ("tap", "所有骑手"), ("say", text), ("tap", "不紧急"))
+    for action, value in (*steps, ("tap", "确认提交")):
+        seen = server.sent_to(ADMIN)
+        if action == "say":
+            await server.text(ADMIN, value)
+        else:
+            await server.tap(ADMIN, next(d for t, d in seen[-1].buttons if value in t))
+        await server.wait_sent(ADMIN, len(seen) + 1)
+
+
+def copies(server: FakeTelegram, text: str) -> Counter[int]:
+    return Counter(c.chat_id for c in server.calls if text in c.text and c.chat_id != ADMIN)
+
+
+async def test_two_thousand_riders_are_each_reached_once_through_429s(
+    server: FakeTelegram, fast_runner: TelegramRunner
+) -> None:
+    async with fast_runner.app.db.transaction() as tx:
+        for rider in RIDERS:
+            await users.touch(tx, f"telegram:{rider}", fast_runner.app.clock.now())
+    blocked = {RIDERS[7], RIDERS[1500]}
+    server.blocked |= blocked
+    server.throttle["sendMessage"] = 3
+    await broadcast(server, "暴雨预警，注意安全")
+    await server.wait_for(lambda: any("群发完成" in c.text for c in server.sent_to(ADMIN)), 60)
+
+    reached = copies(server, "暴雨预警")
+    assert set(reached) == set(RIDERS) - blocked
+    assert set(reached.values()) == {1}
+    report = server.sent_to(ADMIN)[-1].text
+    assert "送达 1998" in report and "屏蔽了机器人 2" in report
+    progress = [c for c in server.sent_to(ADMIN) if c.method == "editMessageText"]
+    assert progress and "共 2000" in progress[-1].text
+    assert server.throttle["sendMessage"] == 0
+
+    await broadcast(server, "明天降温")
+    await server.wait_for(
+        lambda: sum("群发完成" in c.text for c in server.sent_to(ADMIN)) == 2, 60
+    )
+    assert set(copies(server, "明天降温")) == set(RIDERS) - blocked
+    assert not [c for c in server.refused if "明天降温" in c.text]
