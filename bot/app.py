@@ -11,7 +11,7 @@ from bot.i18n import Catalog, catalog
 from handlers import broadcast
 from handlers.dispatch import Dispatcher
 from handlers.registry import build_registry
-from storage import outbox, users
+from storage import branches, outbox, users
 from storage.db import Database
 
 
@@ -50,6 +50,13 @@ class App:
             now = self.clock.now()
             await outbox.mark_sent(tx, message_id, now, delivered_as, outcome)
             await broadcast.on_delivery(tx, self.catalog, message_id, now)
+
+    async def staff(self) -> dict[str, str]:
+        """Admins and secretaries by user id: "admin" or "secretary"."""
+        async with self.db.transaction() as tx:
+            secretaries = await branches.all_secretaries(tx)
+            admins = self.settings.admins | await branches.appointed_admins(tx)
+        return {**dict.fromkeys(secretaries, "secretary"), **dict.fromkeys(admins, "admin")}
 
     async def unreachable(self, user_id: str) -> None:
         async with self.db.transaction() as tx:

@@ -14,7 +14,7 @@ from handlers import engine
 from handlers.context import Context, rows
 from handlers.engine import Flow
 from handlers.steps import Advance, Choice, ChoiceStep, Draft, Invalid, Outcome, Step, TextStep
-from storage import branches, broadcasts, outbox, users
+from storage import audit, branches, broadcasts, outbox, users
 from storage.db import Tx
 
 AUDIENCES = tuple(Choice(a, f"broadcast.audience.{a}") for a in ("all", "branch", "party"))
@@ -105,6 +105,14 @@ class BroadcastFlow(Flow):
             draft["urgency"] == "urgent",
             len(people),
             ctx.now,
+        )
+        await audit.record(
+            ctx.tx,
+            ctx.user.id,
+            "broadcast",
+            branch.code if branch else draft["audience"],
+            ctx.now,
+            f"{len(people)} {draft['urgency']}",
         )
         langs = await users.langs_of(ctx.tx, people)
         for person in people:

@@ -14,7 +14,7 @@ from handlers.engine import Flow
 from handlers.report_steps import DescriptionStep
 from handlers.routing import responsible
 from handlers.steps import Draft
-from storage import reports
+from storage import audit, reports
 from storage.reports import Report
 
 STATUSES = (
@@ -110,6 +110,9 @@ async def set_status_command(ctx: Context, arguments: str) -> None:
     except StatusError as bad:
         await ctx.reply((await ctx.render_for(ctx.user.id, bad.key, **bad.params)).text)
         return
+    await audit.record(
+        ctx.tx, ctx.user.id, f"report_{to_status.lower()}", report.ref, ctx.now, note.strip()
+    )
     await ctx.reply(
         (
             await ctx.render_for(

@@ -135,6 +135,11 @@ async def run_by(tx: Tx, user_id: str) -> frozenset[int]:
         return frozenset(row["branch_id"] for row in await cur.fetchall())
 
 
+async def all_secretaries(tx: Tx) -> frozenset[str]:
+    async with tx.execute("SELECT DISTINCT user_id FROM secretaries") as cur:
+        return frozenset(row["user_id"] for row in await cur.fetchall())
+
+
 async def add_admin(tx: Tx, user_id: str, by: str, now: datetime) -> bool:
     cursor = await tx.execute(
         "INSERT OR IGNORE INTO admins (user_id, appointed_by, appointed_at) VALUES (?, ?, ?)",

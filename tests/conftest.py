@@ -44,6 +44,11 @@ def rider(app: App) -> Chat:
     return Chat(app, "rider")
 
 
+UNPACED = Limits(chat_per_s=None)
+"""Telegram's overall limit on, per-chat pacing off (it has a test of its own): a user walking
+a flow receives several messages within a second, and tests should not wait for them."""
+
+
 @asynccontextmanager
 async def telegram_bot(
     server: FakeTelegram, data_dir: Path, clock: ManualClock, admin: int, limits: Limits
@@ -55,6 +60,7 @@ async def telegram_bot(
         telegram_token=Secret(TOKEN),
         telegram_api_url=server.api_url,
         telegram_file_url=server.file_url,
+        telegram_bot_username="nuanxin_bot",
     )
     app = await App.open(settings, clock)
     runner = TelegramRunner(app, settings, limits)

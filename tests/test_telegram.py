@@ -15,10 +15,11 @@ from bot.app import App
 from bot.clock import ManualClock
 from bot.config import Secret, Settings
 from bot.events import Reply, Venue
-from bot.transports.telegram import Limits, TelegramRunner
+from bot.transports.telegram import MENUS, ChatPace, Limits, TelegramRunner
+from handlers.registry import build_registry
 from storage import outbox, reports
 from tests import images
-from tests.conftest import telegram_bot
+from tests.conftest import UNPACED, telegram_bot
 from tests.fake_telegram import TOKEN, Call, FakeTelegram
 
 RIDER, ADMIN = 501, 900
@@ -28,7 +29,7 @@ RIDER, ADMIN = 501, 900
 async def runner(
     server: FakeTelegram, tmp_path: Path, clock: ManualClock
 ) -> AsyncIterator[TelegramRunner]:
-    async with telegram_bot(server, tmp_path / "data", clock, ADMIN, Limits()) as started:
+    async with telegram_bot(server, tmp_path / "data", clock, ADMIN, UNPACED) as started:
         yield started
 
 
@@ -186,6 +187,12 @@ async def test_command_menus_are_set_per_role(server: FakeTelegram, bot_app: App
     assert "setstatus" not in [c["command"] for c in default[0]]
     assert "setstatus" in [c["command"] for c in admin[0]]
     assert {"report", "grievance", "declare"} <= {c["command"] for c in default[0]}
+    registry = build_registry()
+    for role, commands in MENUS.items():
+        for command in commands:
+            action = registry.by_command(command)
+            assert action is not None, command
+            assert role == "admin" or action.role.value in ("rider", role), command
 
 
 async def test_the_webhook_refuses_requests_without_the_secret(
@@ -330,3 +337,12 @@ async def test_a_venue_reply_opens_on_the_map(
     assert venue.method == "sendVenue"
     assert venue.params["title"] == "暖新驿站（人民广场）"
     assert float(venue.params["latitude"]) == 31.2304
+
+
+def test_one_chat_gets_a_short_burst_then_one_message_a_second() -> None:
+    now = [100.0]
+    pace = ChatPace(Limits(chat_burst=3, chat_per_s=1.0), clock=lambda: now[0])
+    assert [pace.delay("501") for _ in range(5)] == [0.0, 0.0, 0.0, 1.0, 2.0]
+    assert pace.delay("502") == 0.0
+    now[0] += 10
+    assert [pace.delay("501") for _ in range(4)] == [0.0, 0.0, 0.0, 1.0]

@@ -15,7 +15,7 @@ import signal
 import time
 import uuid
 from collections import defaultdict, deque
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,8 +49,34 @@ from bot.events import Event, EventKind, Outgoing, Reply, Request
 PLATFORM = "telegram"
 TEXT_LIMIT = 4096
 CAPTION_LIMIT = 1024
-RIDER_COMMANDS = ("report", "grievance", "declare", "records", "menu", "lang", "cancel", "help")
-ADMIN_COMMANDS = ("setstatus",)
+RIDER_COMMANDS = (
+    "report",
+    "grievance",
+    "declare",
+    "records",
+    "points",
+    "join",
+    "menu",
+    "lang",
+    "cancel",
+    "help",
+)
+SECRETARY_COMMANDS = ("pending", "broadcast", "qr", "whoami")
+ADMIN_COMMANDS = (
+    "stats",
+    "export",
+    "branches",
+    "newbranch",
+    "editbranch",
+    "appoint",
+    "dismiss",
+    "setstatus",
+)
+MENUS = {
+    "rider": RIDER_COMMANDS,
+    "secretary": RIDER_COMMANDS + SECRETARY_COMMANDS,
+    "admin": RIDER_COMMANDS + SECRETARY_COMMANDS + ADMIN_COMMANDS,
+}
 
 log = logging.getLogger(__name__)
 
@@ -107,8 +133,9 @@ class ChatPace:
     """A token bucket per chat, on the monotonic clock: pacing is about the wire, not about
     the riders' time, so it does not use the domain clock."""
 
-    def __init__(self, limits: Limits) -> None:
+    def __init__(self, limits: Limits, clock: Callable[[], float] = time.monotonic) -> None:
         self._limits = limits
+        self._clock = clock
         self._buckets: dict[str, tuple[float, float]] = {}
 
     def delay(self, chat: str) -> float:
@@ -116,7 +143,7 @@ class ChatPace:
         rate = self._limits.chat_per_s
         if rate is None:
             return 0.0
-        now = time.monotonic()
+        now = self._clock()
         tokens, then = self._buckets.get(chat, (float(self._limits.chat_burst), now))
         tokens = min(self._limits.chat_burst, tokens + (now - then) * rate) - 1
         self._buckets[chat] = (tokens, now)
@@ -404,21 +431,24 @@ def build_application(
 
 
 async def set_command_menus(bot: Bot, app: App) -> None:
-    """Riders see rider commands; each Telegram admin also sees admin ones, per language."""
+    """Riders see rider commands; secretaries and admins on Telegram see theirs too, in each
+    language. Set at start: someone appointed later sees their menu after a restart, and can
+    type the commands meanwhile."""
+    staff = await app.staff()
     for lang in ("zh", "en"):
-        rider = [BotCommand(c, app.catalog.t(lang, f"command.{c}")) for c in RIDER_COMMANDS]
-        admin = rider + [
-            BotCommand(c, app.catalog.t(lang, f"command.{c}")) for c in ADMIN_COMMANDS
-        ]
-        code = "" if lang == "zh" else lang
+        menus = {
+            role: [BotCommand(c, app.catalog.t(lang, f"command.{c}")) for c in commands]
+            for role, commands in MENUS.items()
+        }
+        code = None if lang == "zh" else lang
         await bot.set_my_commands(
-            rider, scope=BotCommandScopeDefault(), language_code=code or None
+            menus["rider"], scope=BotCommandScopeDefault(), language_code=code
         )
-        for admin_id in sorted(app.settings.admins):
-            platform, _, address = admin_id.partition(":")
+        for user_id, role in sorted(staff.items()):
+            platform, _, address = user_id.partition(":")
             if platform == PLATFORM and address.lstrip("-").isdigit():
                 await bot.set_my_commands(
-                    admin, scope=BotCommandScopeChat(int(address)), language_code=code or None
+                    menus[role], scope=BotCommandScopeChat(int(address)), language_code=code
                 )
 
 
