@@ -79,3 +79,15 @@ async def server() -> AsyncIterator[FakeTelegram]:
     await fake.start()
     yield fake
     await fake.stop()
+
+
+TELEGRAM_ADMIN = 900
+
+
+@pytest.fixture
+async def runner(
+    server: FakeTelegram, tmp_path: Path, clock: ManualClock
+) -> AsyncIterator[TelegramRunner]:
+    """The bot on the local Bot API server, with telegram:900 as its admin."""
+    async with telegram_bot(server, tmp_path / "data", clock, TELEGRAM_ADMIN, UNPACED) as bot:
+        yield bot

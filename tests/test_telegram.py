@@ -6,7 +6,6 @@ import asyncio
 import json
 import os
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -19,18 +18,10 @@ from bot.transports.telegram import MENUS, ChatPace, Limits, TelegramRunner
 from handlers.registry import build_registry
 from storage import outbox, reports
 from tests import images
-from tests.conftest import UNPACED, telegram_bot
+from tests.conftest import TELEGRAM_ADMIN as ADMIN
 from tests.fake_telegram import TOKEN, Call, FakeTelegram
 
-RIDER, ADMIN = 501, 900
-
-
-@pytest.fixture
-async def runner(
-    server: FakeTelegram, tmp_path: Path, clock: ManualClock
-) -> AsyncIterator[TelegramRunner]:
-    async with telegram_bot(server, tmp_path / "data", clock, ADMIN, UNPACED) as started:
-        yield started
+RIDER = 501
 
 
 @pytest.fixture

@@ -3,25 +3,12 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
-from pathlib import Path
 
-import pytest
-
-from bot.clock import ManualClock
 from bot.transports.telegram import TelegramRunner
-from tests.conftest import UNPACED, telegram_bot
+from tests.conftest import TELEGRAM_ADMIN as ADMIN
 from tests.fake_telegram import Call, FakeTelegram
 
-ADMIN, SECRETARY, RIDER = 900, 700, 501
-
-
-@pytest.fixture
-async def runner(
-    server: FakeTelegram, tmp_path: Path, clock: ManualClock
-) -> AsyncIterator[TelegramRunner]:
-    async with telegram_bot(server, tmp_path / "data", clock, ADMIN, UNPACED) as started:
-        yield started
+SECRETARY, RIDER = 700, 501
 
 
 async def expect(server: FakeTelegram, user: int, fragment: str) -> Call:
@@ -38,61 +25,71 @@ async def tap(server: FakeTelegram, user: int, label: str) -> None:
     await server.tap(user, data)
 
 
+async def walk(server: FakeTelegram, user: int, *steps: tuple[str, str, str]) -> Call:
+    """Each step: ``say`` a text or ``tap`` a button, then wait for a message containing the
+    expected words; returns the last message waited for."""
+    answer: Call | None = None
+    for action, value, expected in steps:
+        if action == "say":
+            await server.text(user, value)
+        else:
+            await tap(server, user, value)
+        answer = await expect(server, user, expected)
+    assert answer is not None
+    return answer
+
+
 async def test_rider_secretary_and_admin_over_telegram(
     server: FakeTelegram, runner: TelegramRunner
 ) -> None:
-    await server.text(ADMIN, "/newbranch")
-    await expect(server, ADMIN, "叫什么名字")
-    await server.text(ADMIN, "美团张江站支部")
-    await expect(server, ADMIN, "依托在哪里")
-    await tap(server, ADMIN, "网点站点")
-    await expect(server, ADMIN, "哪个区")
-    await server.text(ADMIN, "浦东新区")
-    await expect(server, ADMIN, "上级组织")
-    await tap(server, ADMIN, "无")
-    await expect(server, ADMIN, "核对支部")
-    await tap(server, ADMIN, "确认提交")
-    created = await expect(server, ADMIN, "支部码：")
+    created = await walk(
+        server,
+        ADMIN,
+        ("say", "/newbranch", "叫什么名字"),
+        ("say", "美团张江站支部", "依托在哪里"),
+        ("tap", "网点站点", "哪个区"),
+        ("say", "浦东新区", "上级组织"),
+        ("tap", "无", "核对支部"),
+        ("tap", "确认提交", "支部码："),
+    )
     assert created.method == "sendPhoto"
     code = re.search(r"支部码：([A-Z0-9]{6})", created.text)
     assert code
-    await server.text(ADMIN, f"/appoint {code.group(1)} telegram:{SECRETARY}")
-    welcome = await expect(server, SECRETARY, "书记")
-    assert welcome.method == "sendPhoto"
+    welcome = await walk(
+        server, ADMIN, ("say", f"/appoint {code.group(1)} telegram:{SECRETARY}", "书记")
+    )
+    assert "telegram:700" in welcome.text
+    assert (await expect(server, SECRETARY, "书记")).method == "sendPhoto"
 
-    await server.text(RIDER, f"/start join-{code.group(1)}")
-    await expect(server, RIDER, "已加入「美团张江站支部」")
-    await server.text(RIDER, "/grievance")
-    await expect(server, RIDER, "遇到了什么困难")
-    await tap(server, RIDER, "饮水难")
-    await expect(server, RIDER, "说说具体情况")
-    await server.text(RIDER, "站点附近没有饮水点")
-    await expect(server, RIDER, "有照片")
-    await tap(server, RIDER, "跳过")
-    await expect(server, RIDER, "在哪里")
-    await tap(server, RIDER, "跳过")
-    await expect(server, RIDER, "能看到您的名字吗")
-    await tap(server, RIDER, "可以显示我的名字")
-    await expect(server, RIDER, "请核对诉求")
-    await tap(server, RIDER, "确认提交")
-    filed = await expect(server, RIDER, "诉求已提交")
+    filed = await walk(
+        server,
+        RIDER,
+        ("say", f"/start join-{code.group(1)}", "已加入「美团张江站支部」"),
+        ("say", "/grievance", "遇到了什么困难"),
+        ("tap", "饮水难", "说说具体情况"),
+        ("say", "站点附近没有饮水点", "有照片"),
+        ("tap", "跳过", "在哪里"),
+        ("tap", "跳过", "能看到您的名字吗"),
+        ("tap", "可以显示我的名字", "请核对诉求"),
+        ("tap", "确认提交", "诉求已提交"),
+    )
     ref = re.search(r"SQ-\d{8}-\d{4}", filed.text)
     assert ref
-
     card = await expect(server, SECRETARY, ref.group(0))
     assert "站点附近没有饮水点" in card.text
     await tap(server, SECRETARY, "属实，受理")
     await expect(server, RIDER, "已受理")
-    await tap(server, SECRETARY, "已解决")
-    await expect(server, SECRETARY, "是怎么解决的")
-    await server.text(SECRETARY, "已协调站点旁便利店免费接水")
+    await walk(
+        server,
+        SECRETARY,
+        ("tap", "已解决", "是怎么解决的"),
+        ("say", "已协调站点旁便利店免费接水", "已改为"),
+    )
     resolved = await expect(server, RIDER, "已协调站点旁便利店免费接水")
     assert "5⭐" in [label for label, _ in resolved.buttons]
-    await tap(server, RIDER, "5⭐")
-    await expect(server, RIDER, "谢谢评价")
+    await walk(server, RIDER, ("tap", "5⭐", "谢谢评价"))
 
-    await server.text(ADMIN, "/stats")
-    figures = await expect(server, ADMIN, "满意率")
+    figures = await walk(server, ADMIN, ("say", "/stats", "满意率"))
     assert figures.method == "sendPhoto"
     assert "响应率 100%" in figures.text and "满意率 100%" in figures.text
 
