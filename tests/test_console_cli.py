@@ -157,3 +157,64 @@ def test_a_piped_script_files_a_hazard_and_a_grievance_that_the_exports_show(
     assert [(g["category"], g["description"], g["reporter"]) for g in grievances] == [
         ("parking", "小区不让电动车进", "")
     ]
+
+
+ROLES_SCRIPT = """!as rider
+/join ZJ0001
+/grievance
+!tap 8
+没有地方喝水
+!tap 1
+!tap 1
+!tap 1
+!tap 1
+!as sec
+/pending
+!tap 1
+!tap 1
+!tap 3
+已给站点装了饮水机
+!as rider
+!tap 5
+!tap 1
+!as admin
+/stats
+"""
+
+
+def test_one_script_plays_rider_secretary_and_admin(tmp_path: Path) -> None:
+    data = str(tmp_path / "d")
+    env = {"NUANXIN_ADMINS": "console:admin"}
+    code = nuanxin(
+        "admin",
+        "branch",
+        "add",
+        "--data-dir",
+        data,
+        "--code",
+        "zj0001",
+        "--name",
+        "张江站支部",
+        "--kind",
+        "station",
+        "--secretary",
+        "console:sec",
+        cwd=tmp_path,
+        env=env,
+    )
+    assert code.strip() == "ZJ0001"
+    said = blocks(
+        nuanxin("console", "--data-dir", data, stdin=ROLES_SCRIPT, cwd=tmp_path, env=env)
+    )
+    to_secretary = [body for to, body in said if to == "sec"]
+    assert to_secretary[0] == "👋 有骑手加入了「张江站支部」。\n"
+    assert to_secretary[1].startswith("🔔 诉求 SQ-")
+    assert any("已改为「已解决」" in body for body in to_secretary)
+    to_rider = [body for to, body in said if to == "rider"]
+    assert any("已给站点装了饮水机" in body and "[5] 5⭐" in body for body in to_rider)
+    stats = [body for to, body in said if to == "admin"][-1]
+    assert "诉求 1 件" in stats and "满意率 100%" in stats and "(photo: " in stats
+    exported = json.loads(
+        nuanxin("export", "grievances", "--format", "json", "--data-dir", data, cwd=tmp_path)
+    )
+    assert [(g["status"], g["rating"]) for g in exported] == [("closed", 5)]
