@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import re
 from pathlib import Path
 
@@ -137,6 +139,11 @@ async def test_an_anonymous_griever_stays_anonymous_to_the_secretary(
     async with app.db.transaction() as tx:
         logged = " ".join(f"{e.target} {e.detail}" for e in await audit.entries(tx))
     assert ref in logged and "console:rider" not in logged
+    exported = await admin.script("/export grievances json")
+    document = exported.last.document
+    assert document is not None
+    rows = json.loads(await asyncio.to_thread(Path(document).read_text, encoding="utf-8"))
+    assert [(r["ref"], r["reporter"]) for r in rows] == [(ref, None)]
 
 
 async def test_forwarding_climbs_to_the_organisation_above(
@@ -171,6 +178,7 @@ async def test_riders_and_secretaries_cannot_use_what_is_above_them(
         for command in action.commands:
             refused = await secretary.say(f"/{command} {code} console:sec")
             assert refused.text == "🚫 您没有权限使用这个功能。", command
+        assert "没有权限" in await press(app, f"m:{action.name}:{code}", SECRETARY)
     async with app.db.transaction() as tx:
         assert [e.actor for e in await audit.entries(tx)] == ["console:admin"] * 2
 
