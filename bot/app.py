@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
@@ -11,6 +13,7 @@ from bot.i18n import Catalog, catalog
 from handlers import broadcast
 from handlers.dispatch import Dispatcher
 from handlers.registry import build_registry
+from handlers.timers import TimerRunner
 from storage import branches, outbox, users
 from storage.db import Database
 
@@ -22,6 +25,9 @@ class App:
     db: Database
     dispatcher: Dispatcher
     catalog: Catalog
+    timers: TimerRunner
+    on_wake: Callable[[Sequence[datetime]], None] | None = None
+    """Set by a running scheduler: told when timers added by an event fall due."""
 
     @classmethod
     async def open(cls, settings: Settings, clock: Clock | None = None) -> App:
@@ -30,13 +36,22 @@ class App:
         db = await Database.open(settings.db_path)
         messages = catalog()
         dispatcher = Dispatcher(db, settings, chosen_clock, build_registry(), messages)
-        return cls(settings, chosen_clock, db, dispatcher, messages)
+        timer_runner = TimerRunner(db, settings, chosen_clock, messages)
+        await timer_runner.prepare()
+        return cls(settings, chosen_clock, db, dispatcher, messages, timer_runner)
 
     async def close(self) -> None:
         await self.db.close()
 
     async def handle(self, event: Event) -> Handled:
-        return await self.dispatcher.handle(event)
+        handled = await self.dispatcher.handle(event)
+        if handled.wake_at and self.on_wake is not None:
+            self.on_wake(handled.wake_at)
+        return handled
+
+    async def run_due(self) -> int:
+        """Handles the timers that fell due (deadlines, digests, held pushes)."""
+        return await self.timers.run_due()
 
     async def unsent(self, platform: str, after: int = 0) -> list[Outgoing]:
         async with self.db.transaction() as tx:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import time, timedelta
 from pathlib import Path
 
 from dotenv import dotenv_values
@@ -34,6 +34,10 @@ class Secret:
         return bool(self.value)
 
 
+Span = tuple[time, time]
+RIDER_PEAKS: tuple[Span, ...] = ((time(10, 30), time(13, 30)), (time(16, 30), time(20, 30)))
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path = DEFAULT_DATA_DIR
@@ -48,6 +52,13 @@ class Settings:
     telegram_webhook_secret: Secret = Secret("")
     telegram_bot_username: str = ""
     """For join deep links and their QR codes (t.me/<username>?start=join-CODE)."""
+    quiet_hours: tuple[Span, ...] = RIDER_PEAKS
+    """Riders' peaks, Asia/Shanghai: non-urgent pushes wait until a peak ends."""
+    ack_working_days: int = 1
+    answer_working_days: int = 5
+    deadline_warning: timedelta = timedelta(hours=4)
+    """How long before a deadline the secretaries are reminded."""
+    digest_at: time = time(8, 0)
 
     @property
     def db_path(self) -> Path:
@@ -105,4 +116,32 @@ def load_settings(
         telegram_file_url=env.get("TELEGRAM_FILE_URL") or Settings.telegram_file_url,
         telegram_webhook_secret=Secret(env.get("TELEGRAM_WEBHOOK_SECRET", "").strip()),
         telegram_bot_username=env.get("TELEGRAM_BOT_USERNAME", "").strip().lstrip("@"),
+        quiet_hours=_spans(env.get("NUANXIN_QUIET_HOURS")),
+        ack_working_days=_int(env, "NUANXIN_ACK_WORKING_DAYS", 1),
+        answer_working_days=_int(env, "NUANXIN_ANSWER_WORKING_DAYS", 5),
+        deadline_warning=timedelta(hours=_int(env, "NUANXIN_DEADLINE_WARNING_HOURS", 4)),
+        digest_at=_clock_time("NUANXIN_DIGEST_AT", env.get("NUANXIN_DIGEST_AT") or "08:00"),
     )
+
+
+def _clock_time(name: str, raw: str) -> time:
+    try:
+        hours, minutes = raw.strip().split(":")
+        return time(int(hours), int(minutes))
+    except ValueError:
+        raise ConfigError(f"{name} must look like 08:00, not {raw!r}") from None
+
+
+def _spans(raw: str | None) -> tuple[Span, ...]:
+    """``10:30-13:30,16:30-20:30``; unset means the riders' usual peaks, empty means none."""
+    if raw is None:
+        return RIDER_PEAKS
+    spans = []
+    for item in filter(None, (part.strip() for part in raw.split(","))):
+        start, _, end = item.partition("-")
+        first = _clock_time("NUANXIN_QUIET_HOURS", start)
+        last = _clock_time("NUANXIN_QUIET_HOURS", end)
+        if not first < last:
+            raise ConfigError(f"NUANXIN_QUIET_HOURS span {item!r} must end after it starts")
+        spans.append((first, last))
+    return tuple(spans)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -103,6 +104,8 @@ class Handled:
     notice: str = ""
     """A short remark about the event itself (a stale button, a button of another role),
     shown as a pop-up where the platform has one rather than as a message in the chat."""
+    wake_at: tuple[datetime, ...] = ()
+    """When timers this event scheduled fall due."""
 
 
 @dataclass(frozen=True)

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from bot.clock import CHINA
 from bot.events import Event, EventKind, Reply
-from bot.i18n import Catalog
+from bot.i18n import DEFAULT_LANG, Catalog
 from handlers import engine
 from handlers.context import Context, rows
 from handlers.engine import Flow
+from handlers.quiet import push_when_quiet
 from handlers.steps import Advance, Choice, ChoiceStep, Draft, Invalid, Outcome, Step, TextStep
 from storage import audit, branches, broadcasts, outbox, users
 from storage.db import Tx
@@ -115,13 +117,18 @@ class BroadcastFlow(Flow):
             f"{len(people)} {draft['urgency']}",
         )
         langs = await users.langs_of(ctx.tx, people)
+        held_until = None
         for person in people:
-            copy = Reply(
-                text=ctx.catalog.t(langs.get(person, "zh"), "broadcast.copy", text=draft["text"])
-            )
-            await outbox.add(ctx.tx, person, copy, ctx.now, broadcast_id)
+            lang = langs.get(person, DEFAULT_LANG)
+            copy = Reply(text=ctx.catalog.t(lang, "broadcast.copy", text=draft["text"]))
+            if draft["urgency"] == "urgent":
+                await outbox.add(ctx.tx, person, copy, ctx.now, broadcast_id)
+            else:
+                held_until = await push_when_quiet(ctx, person, copy, broadcast_id)
         await ctx.say("broadcast.progress", sent=0, failed=0, blocked=0, total=len(people))
         await broadcasts.set_progress_message(ctx.tx, broadcast_id, ctx.sent[-1])
+        if held_until is not None:
+            await ctx.say("broadcast.held", when=held_until.astimezone(CHINA).strftime("%H:%M"))
 
 
 BROADCAST = BroadcastFlow()

@@ -9,7 +9,7 @@ from bot.config import Settings
 from bot.events import Button, Reply, Request
 from bot.i18n import DEFAULT_LANG, Catalog
 from bot.media import Media
-from storage import outbox, users
+from storage import outbox, timers, users
 from storage.conversations import Conversation
 from storage.db import Tx
 from storage.users import User
@@ -44,6 +44,8 @@ class Context:
     is_admin: bool = False
     secretary_of: frozenset[int] = frozenset()
     """The branches this user runs."""
+    wake_at: list[datetime] = field(default_factory=list)
+    """When timers added by this event fall due, so the scheduler can wake then."""
 
     def handles(self, branch_id: int | None) -> bool:
         """May this user act on an item of that branch (None: the unrouted queue)?"""
@@ -94,6 +96,12 @@ class Context:
         """The main menu under ``intro_key``'s text: an outcome and what to do next travel
         in one message."""
         await self.reply(self.t(intro_key, **params), self.menu())
+
+    async def schedule(
+        self, kind: str, key: str, due_at: datetime, payload: dict[str, object]
+    ) -> None:
+        if await timers.schedule(self.tx, kind, key, due_at, payload, self.now):
+            self.wake_at.append(due_at)
 
     def alert(self, key: str, /, **params: object) -> None:
         self.notice = self.t(key, **params)

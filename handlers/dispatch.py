@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import replace
+from datetime import datetime
 
 from bot.clock import Clock
 from bot.config import Settings
@@ -41,7 +42,8 @@ class Dispatcher:
         self._catalog = catalog
 
     async def handle(self, event: Event) -> Handled:
-        notice = ""
+        notice: str = ""
+        wake_at: tuple[datetime, ...] = ()
         try:
             media = await self._prepare_media(event)
             async with self._db.transaction() as tx:
@@ -68,13 +70,13 @@ class Dispatcher:
                     await conversations.delete(tx, user.id)
                 else:
                     await conversations.save(tx, ctx.conversation)
-                notice = ctx.notice
+                notice, wake_at = ctx.notice, tuple(sorted(set(ctx.wake_at)))
         except Exception:
             log.exception(
                 "handling %s from %s failed (update %s)", event.kind, event.user, event.update_key
             )
             await self._apologise(event)
-        return Handled(fresh=True, notice=notice)
+        return Handled(fresh=True, notice=notice, wake_at=wake_at)
 
     async def _prepare_media(self, event: Event) -> Media | None:
         """Processes a photo or voice note only when the current step wants one, so files

@@ -7,6 +7,7 @@ from typing import Any
 
 from bot.clock import CHINA
 from bot.events import Event, EventKind, Reply
+from handlers import deadlines
 from handlers.context import Context, rows
 from handlers.handling import alert
 from handlers.steps import Advance, Draft, Finish, Goto, Invalid, Outcome, Step
@@ -112,6 +113,7 @@ async def file_report(ctx: Context, kind: str, draft: Draft) -> Report:
         **location_fields(draft),
     )
     report = await reports.create(ctx.tx, new, ref, draft.get("photos", []), ctx.now)
-    await ctx.show_menu(f"{kind}.filed", ref=report.ref)
+    answer_by = await deadlines.start_clock(ctx, report)
+    await ctx.show_menu(f"{kind}.filed", ref=report.ref, by=deadlines.day_of(answer_by))
     await alert(ctx, report, report.branch_id)
     return report

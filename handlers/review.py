@@ -130,7 +130,8 @@ async def pending(ctx: Context, _: str) -> None:
         + [
             (
                 r.created_at,
-                ctx.t(
+                ("⏰ " if r.overdue_level else "")
+                + ctx.t(
                     "review.pending_item",
                     ref=r.ref,
                     category=ctx.t(f"{r.kind}.cat.{r.category}"),

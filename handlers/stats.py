@@ -57,6 +57,7 @@ async def gather(tx: Tx) -> dict[str, Any]:
         },
         "handling": {
             "total": len(items),
+            "overdue": sum(1 for i in items if i.overdue),
             "response_rate": _rate(sum(1 for i in items if i.first_handled_at), len(items)),
             "resolution_rate": _rate(
                 sum(1 for i in items if i.status in ("resolved", "closed")), len(items)
@@ -98,6 +99,7 @@ def summary_text(ctx: Context, figures: dict[str, Any]) -> str:
         satisfaction=_percent(handled["satisfaction_rate"]),
         ack_hours=_hours(handled["median_hours_to_acknowledge"]),
         resolve_hours=_hours(handled["median_hours_to_resolve"]),
+        overdue=handled["overdue"],
     )
 
 

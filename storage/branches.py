@@ -128,11 +128,16 @@ async def secretaries(tx: Tx, branch_id: int) -> list[str]:
 
 
 async def run_by(tx: Tx, user_id: str) -> frozenset[int]:
-    """The branches this user is secretary of."""
+    """The branches this user is secretary of, and every branch below them: a committee's
+    secretary oversees its branches."""
     async with tx.execute(
-        "SELECT branch_id FROM secretaries WHERE user_id = ?", (user_id,)
+        "WITH RECURSIVE below(id) AS ("
+        " SELECT branch_id FROM secretaries WHERE user_id = ?"
+        " UNION SELECT b.id FROM branches b JOIN below ON b.parent_id = below.id)"
+        " SELECT id FROM below",
+        (user_id,),
     ) as cur:
-        return frozenset(row["branch_id"] for row in await cur.fetchall())
+        return frozenset(row["id"] for row in await cur.fetchall())
 
 
 async def all_secretaries(tx: Tx) -> frozenset[str]:

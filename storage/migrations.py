@@ -207,9 +207,30 @@ CREATE INDEX outbox_broadcast ON outbox(broadcast_id, outcome);
 """Branches and the organisation tree above them, who runs them, who belongs to them; the
 review of declarations; an audit log; points; broadcasts and how each message of one fared."""
 
+M005_TIMERS = """
+CREATE TABLE timers (
+    id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL,
+    key TEXT NOT NULL UNIQUE,
+    due_at TEXT NOT NULL,
+    payload TEXT NOT NULL DEFAULT '{}',
+    created_at TEXT NOT NULL,
+    done_at TEXT,
+    outcome TEXT
+);
+CREATE INDEX timers_due ON timers(done_at, due_at);
+
+ALTER TABLE reports ADD COLUMN ack_due_at TEXT;
+ALTER TABLE reports ADD COLUMN answer_due_at TEXT;
+ALTER TABLE reports ADD COLUMN overdue_level INTEGER NOT NULL DEFAULT 0;
+"""
+"""Everything that must happen at a time — deadlines, reminders, digests, pushes held for the
+quiet hours — is a row here; the scheduler's jobs are rebuilt from it at start-up."""
+
 MIGRATIONS: tuple[str, ...] = (
     M001_INITIAL,
     M002_REPORTS,
     M003_DELIVERY,
     M004_BRANCHES,
+    M005_TIMERS,
 )

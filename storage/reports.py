@@ -43,6 +43,10 @@ class Report(NewReport):
     rating_comment: str | None
     created_at: datetime
     updated_at: datetime
+    ack_due_at: datetime | None
+    answer_due_at: datetime | None
+    overdue_level: int
+    """0 on time; n: escalated n levels up the tree for being late."""
 
 
 @dataclass(frozen=True)
@@ -64,6 +68,8 @@ def _report(row: Any) -> Report:
     values["reopened"] = bool(values["reopened"])
     values["created_at"] = from_db(values["created_at"])
     values["updated_at"] = from_db(values["updated_at"])
+    for name in ("ack_due_at", "answer_due_at"):
+        values[name] = from_db(values[name]) if values[name] else None
     return Report(**values)
 
 
@@ -278,4 +284,19 @@ async def awaiting(tx: Tx, branch_ids: frozenset[int] | None) -> list[Report]:
         tx,
         f"status IN ({open_marks}) AND branch_id IN ({marks}) ORDER BY created_at, id LIMIT 50",
         (*OPEN_STATUSES, *sorted(branch_ids)),
+    )
+
+
+async def set_deadlines(tx: Tx, report_id: int, ack_due: datetime, answer_due: datetime) -> None:
+    await tx.execute(
+        "UPDATE reports SET ack_due_at = ?, answer_due_at = ? WHERE id = ?",
+        (to_db(ack_due), to_db(answer_due), report_id),
+    )
+
+
+async def mark_overdue(tx: Tx, report_id: int, level: int) -> None:
+    """How far up the tree the item has been escalated for being late."""
+    await tx.execute(
+        "UPDATE reports SET overdue_level = MAX(overdue_level, ?) WHERE id = ?",
+        (level, report_id),
     )

@@ -22,6 +22,7 @@ class Handling:
     first_handled_at: datetime | None
     """The first move away from "submitted", by anyone but the rider."""
     resolved_at: datetime | None
+    overdue: bool
 
 
 async def _grouped(tx: Tx, sql: str, params: tuple[object, ...] = ()) -> Counts:
@@ -72,7 +73,8 @@ async def handling(tx: Tx) -> list[Handling]:
         " (SELECT MIN(h.at) FROM report_history h WHERE h.report_id = r.id "
         "  AND h.from_status = 'submitted' AND h.actor != r.reporter), "
         " (SELECT MIN(h.at) FROM report_history h WHERE h.report_id = r.id "
-        "  AND h.to_status = 'resolved') "
+        "  AND h.to_status = 'resolved'), "
+        " r.overdue_level "
         "FROM reports r"
     ) as cur:
         rows = await cur.fetchall()
@@ -84,6 +86,7 @@ async def handling(tx: Tx) -> list[Handling]:
             created_at=from_db(row[3]),
             first_handled_at=from_db(row[4]) if row[4] else None,
             resolved_at=from_db(row[5]) if row[5] else None,
+            overdue=bool(row[6]),
         )
         for row in rows
     ]

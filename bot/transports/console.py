@@ -112,6 +112,7 @@ class Console:
 
     async def feed(self, line: str) -> list[Outgoing]:
         """Handles one input line and returns what the bot sent because of it."""
+        await self.app.run_due()
         event = await self.event_for(line)
         notice: list[Outgoing] = []
         if event is not None:

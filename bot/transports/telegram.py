@@ -45,6 +45,7 @@ from telegram.ext import (
 from bot.app import App
 from bot.config import Settings
 from bot.events import Event, EventKind, Outgoing, Reply, Request
+from bot.scheduler import Scheduler
 
 PLATFORM = "telegram"
 TEXT_LIMIT = 4096
@@ -460,6 +461,7 @@ class TelegramRunner:
         self.settings = settings
         self.application = build_application(app, settings, limits or Limits())
         self.delivery: Delivery = self.application.bot_data["delivery"]
+        self.scheduler = Scheduler(app, after_run=self.delivery.wake.set)
         self._worker: asyncio.Task[None] | None = None
 
     async def start(self, webhook_url: str | None = None, listen: str = "0.0.0.0:8443") -> None:
@@ -486,8 +488,10 @@ class TelegramRunner:
             await updater.start_polling(poll_interval=0.0, timeout=10)
         self._worker = asyncio.create_task(self.delivery.run())
         self.delivery.wake.set()
+        await self.scheduler.start()
 
     async def stop(self) -> None:
+        self.scheduler.stop()
         updater = self.application.updater
         if updater is not None and updater.running:
             await updater.stop()

@@ -1,0 +1,70 @@
+"""APScheduler as the alarm clock; the database as the diary.
+
+One job at a time is planned: at the soonest pending timer. When it fires, everything due is
+handled (:meth:`App.run_due`) and the next job is planned from what the database then holds.
+A timer added by an event that falls due sooner moves the job earlier. At start the first
+run catches up on whatever fell due while the bot was down.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from bot.app import App
+from bot.clock import CHINA
+
+log = logging.getLogger(__name__)
+JOB = "nuanxin-timers"
+
+
+class Scheduler:
+    def __init__(self, app: App, after_run: Callable[[], None] = lambda: None) -> None:
+        self._app = app
+        self._after_run = after_run
+        self._aps = AsyncIOScheduler(timezone=CHINA)
+        self._planned: datetime | None = None
+
+    async def start(self) -> None:
+        self._aps.start()
+        self._app.on_wake = self.wake_at
+        await self.fire()
+
+    def stop(self) -> None:
+        self._app.on_wake = None
+        if self._aps.running:
+            self._aps.shutdown(wait=False)
+
+    @property
+    def planned(self) -> datetime | None:
+        """When the job will next run."""
+        return self._planned
+
+    def wake_at(self, times: Sequence[datetime]) -> None:
+        if times and (self._planned is None or min(times) < self._planned):
+            self._plan(min(times))
+
+    async def fire(self) -> None:
+        handled = await self._app.run_due()
+        if handled:
+            log.info("handled %s timers", handled)
+            self._after_run()
+        upcoming = await self._app.timers.wake_times(limit=1)
+        self._planned = None
+        if upcoming:
+            self._plan(upcoming[0])
+
+    def _plan(self, when: datetime) -> None:
+        self._planned = when
+        self._aps.add_job(
+            self.fire,
+            "date",
+            run_date=when,
+            id=JOB,
+            replace_existing=True,
+            misfire_grace_time=None,
+            coalesce=True,
+        )

@@ -1,0 +1,106 @@
+"""Runs the timers that fell due, each in its own transaction with its effect.
+
+The scheduler only decides when to call :func:`run_due`; what happens is decided here, from
+the database, so a timer that fell due while the bot was down is handled at the next start by
+the rule of its kind (see README), and a timer is never handled twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+
+from bot.clock import Clock
+from bot.config import Settings
+from bot.i18n import DEFAULT_LANG, Catalog
+from handlers import deadlines, digest, quiet
+from handlers.context import Context
+from storage import timers
+from storage.db import Database
+from storage.timers import Timer
+from storage.users import User
+
+log = logging.getLogger(__name__)
+
+SYSTEM = User(id="system:scheduler", lang=DEFAULT_LANG)
+
+Handler = Callable[[Context, Timer], Awaitable[str]]
+
+
+async def _push(ctx: Context, timer: Timer) -> str:
+    return await quiet.release(ctx, timer.payload)
+
+
+async def _deadline(ctx: Context, timer: Timer) -> str:
+    return await deadlines.expire(ctx, timer.payload)
+
+
+async def _warning(ctx: Context, timer: Timer) -> str:
+    if ctx.now >= timer.due_at + ctx.settings.deadline_warning:
+        return "skipped_late"
+    return await deadlines.warn(ctx, timer.payload)
+
+
+async def _digest(ctx: Context, timer: Timer) -> str:
+    return await digest.send(ctx, timer.due_at)
+
+
+HANDLERS: dict[str, Handler] = {
+    quiet.HELD: _push,
+    deadlines.DEADLINE: _deadline,
+    deadlines.WARNING: _warning,
+    digest.DIGEST: _digest,
+}
+
+
+class TimerRunner:
+    def __init__(self, db: Database, settings: Settings, clock: Clock, catalog: Catalog) -> None:
+        self._db = db
+        self._settings = settings
+        self._clock = clock
+        self._catalog = catalog
+
+    def _context(self, tx: object, now: datetime) -> Context:
+        return Context(
+            tx=tx,  # type: ignore[arg-type]
+            user=SYSTEM,
+            now=now,
+            settings=self._settings,
+            catalog=self._catalog,
+            is_admin=True,
+        )
+
+    async def prepare(self) -> None:
+        """At start: make sure the recurring timers exist."""
+        async with self._db.transaction() as tx:
+            await digest.ensure(self._context(tx, self._clock.now()))
+
+    async def run_due(self) -> int:
+        """Handles every timer due by now; returns how many."""
+        handled = 0
+        while True:
+            async with self._db.transaction() as tx:
+                batch = await timers.due(tx, self._clock.now())
+            if not batch:
+                return handled
+            for timer in batch:
+                await self._run_one(timer)
+                handled += 1
+
+    async def _run_one(self, timer: Timer) -> None:
+        try:
+            async with self._db.transaction() as tx:
+                ctx = self._context(tx, self._clock.now())
+                if not await timers.finish(tx, timer.id, ctx.now, "running"):
+                    return
+                outcome = await HANDLERS[timer.kind](ctx, timer)
+                await timers.finish_outcome(tx, timer.id, outcome)
+        except Exception:
+            log.exception("timer %s (%s) failed; it is marked failed", timer.key, timer.kind)
+            async with self._db.transaction() as tx:
+                await timers.finish(tx, timer.id, self._clock.now(), "failed")
+
+    async def wake_times(self, limit: int = 1) -> list[datetime]:
+        async with self._db.transaction() as tx:
+            return await timers.pending_times(tx, limit)
