@@ -59,6 +59,9 @@ class Settings:
     deadline_warning: timedelta = timedelta(hours=4)
     """How long before a deadline the secretaries are reminded."""
     digest_at: time = time(8, 0)
+    reminder_hours: tuple[int, ...] = (24, 1)
+    """Hours before an activity at which those who accepted are reminded."""
+    checkin_radius_m: float = 300.0
 
     @property
     def db_path(self) -> Path:
@@ -121,7 +124,19 @@ def load_settings(
         answer_working_days=_int(env, "NUANXIN_ANSWER_WORKING_DAYS", 5),
         deadline_warning=timedelta(hours=_int(env, "NUANXIN_DEADLINE_WARNING_HOURS", 4)),
         digest_at=_clock_time("NUANXIN_DIGEST_AT", env.get("NUANXIN_DIGEST_AT") or "08:00"),
+        reminder_hours=_hours_list(env.get("NUANXIN_REMINDER_HOURS") or "24,1"),
+        checkin_radius_m=float(_int(env, "NUANXIN_CHECKIN_RADIUS_M", 300)),
     )
+
+
+def _hours_list(raw: str) -> tuple[int, ...]:
+    try:
+        hours = tuple(sorted({int(part) for part in raw.split(",") if part.strip()}, reverse=True))
+    except ValueError:
+        raise ConfigError(f"NUANXIN_REMINDER_HOURS must be hours like 24,1, not {raw!r}") from None
+    if not hours or min(hours) < 1:
+        raise ConfigError("NUANXIN_REMINDER_HOURS must list whole hours of at least 1")
+    return hours
 
 
 def _clock_time(name: str, raw: str) -> time:

@@ -9,13 +9,14 @@ from __future__ import annotations
 from datetime import datetime
 
 from bot.clock import CHINA
-from bot.events import Event, EventKind, Reply
+from bot.events import Reply
 from bot.i18n import DEFAULT_LANG, Catalog
 from handlers import engine
-from handlers.context import Context, rows
+from handlers.branch_step import BranchStep
+from handlers.context import Context
 from handlers.engine import Flow
 from handlers.quiet import push_when_quiet
-from handlers.steps import Advance, Choice, ChoiceStep, Draft, Invalid, Outcome, Step, TextStep
+from handlers.steps import Choice, ChoiceStep, Draft, TextStep
 from storage import audit, branches, broadcasts, outbox, users
 from storage.db import Tx
 
@@ -23,36 +24,6 @@ AUDIENCES = tuple(Choice(a, f"broadcast.audience.{a}") for a in ("all", "branch"
 URGENCY = (Choice("normal", "broadcast.normal"), Choice("urgent", "broadcast.urgent"))
 PROGRESS_STEPS = 20
 """The progress message is edited about this many times, whatever the audience's size."""
-
-
-class BranchStep(Step):
-    """Which branch: buttons for the branches this user may address."""
-
-    name = "branch"
-    field = "branch"
-    label_key = "broadcast.field.branch"
-
-    def __init__(self) -> None:
-        self.when = lambda draft: draft.get("audience") == "branch"
-
-    async def allowed(self, ctx: Context) -> list[branches.Branch]:
-        every = await branches.all_branches(ctx.tx)
-        return [b for b in every if ctx.is_admin or b.id in ctx.secretary_of]
-
-    async def prompt(self, ctx: Context, draft: Draft) -> Reply:
-        choices = [
-            ctx.button("broadcast.branch_button", b.code, name=b.name)
-            for b in await self.allowed(ctx)
-        ]
-        return Reply(text=ctx.t("broadcast.ask_branch"), buttons=rows(choices, 1))
-
-    async def accept(self, ctx: Context, draft: Draft, event: Event) -> Outcome:
-        if event.kind is not EventKind.BUTTON:
-            return Invalid("hint.use_buttons")
-        if not any(b.code == event.data for b in await self.allowed(ctx)):
-            return Invalid("hint.unknown_button")
-        draft[self.field] = event.data
-        return Advance()
 
 
 class BroadcastFlow(Flow):
@@ -68,7 +39,11 @@ class BroadcastFlow(Flow):
             choices=AUDIENCES,
             per_row=1,
         ),
-        BranchStep(),
+        BranchStep(
+            label_key="broadcast.field.branch",
+            prompt_key="broadcast.ask_branch",
+            when=lambda draft: draft.get("audience") == "branch",
+        ),
         TextStep(
             name="text",
             field="text",

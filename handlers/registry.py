@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from handlers import (
+    activities,
     basics,
     branch_admin,
     broadcast,
@@ -45,6 +46,20 @@ def build_registry() -> Registry:
         Action("join", membership.join, commands=("join",)),
         Action("whoami", branch_admin.whoami, commands=("whoami",), during_flow=True),
         Action("pending", review.pending, commands=("pending",), role=Role.SECRETARY),
+        Action(
+            "newactivity",
+            activities.new_activity,
+            commands=("newactivity",),
+            role=Role.SECRETARY,
+        ),
+        Action(
+            "activities",
+            activities.list_activities,
+            commands=("activities",),
+            role=Role.SECRETARY,
+        ),
+        Action("rsvp", activities.rsvp),
+        Action("checkin", activities.checkin, commands=("checkin",)),
         Action("act", handling.act, role=Role.SECRETARY),
         Action("decl", review.decide, role=Role.SECRETARY),
         Action("qr", branch_admin.qr_command, commands=("qr",), role=Role.SECRETARY),
@@ -88,6 +103,8 @@ def build_registry() -> Registry:
             handling.HANDLE_NOTE,
             review.REJECTION,
             broadcast.BROADCAST,
+            activities.ACTIVITY,
+            activities.CHECKIN,
         )
     }
     return Registry(actions=actions, flows=flows)

@@ -14,7 +14,7 @@ from datetime import datetime
 from bot.clock import Clock
 from bot.config import Settings
 from bot.i18n import DEFAULT_LANG, Catalog
-from handlers import deadlines, digest, quiet
+from handlers import activities, deadlines, digest, quiet
 from handlers.context import Context
 from storage import timers
 from storage.db import Database
@@ -46,11 +46,21 @@ async def _digest(ctx: Context, timer: Timer) -> str:
     return await digest.send(ctx, timer.due_at)
 
 
+async def _invite(ctx: Context, timer: Timer) -> str:
+    return await activities.invite_due(ctx, timer.payload)
+
+
+async def _remind(ctx: Context, timer: Timer) -> str:
+    return await activities.remind_due(ctx, timer.payload)
+
+
 HANDLERS: dict[str, Handler] = {
     quiet.HELD: _push,
     deadlines.DEADLINE: _deadline,
     deadlines.WARNING: _warning,
     digest.DIGEST: _digest,
+    activities.INVITE: _invite,
+    activities.REMIND: _remind,
 }
 
 

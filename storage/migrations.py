@@ -227,10 +227,53 @@ ALTER TABLE reports ADD COLUMN overdue_level INTEGER NOT NULL DEFAULT 0;
 """Everything that must happen at a time — deadlines, reminders, digests, pushes held for the
 quiet hours — is a row here; the scheduler's jobs are rebuilt from it at start-up."""
 
+M006_ACTIVITIES = """
+CREATE TABLE activities (
+    id INTEGER PRIMARY KEY,
+    title TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    starts_at TEXT NOT NULL,
+    address TEXT NOT NULL DEFAULT '',
+    latitude REAL,
+    longitude REAL,
+    link TEXT NOT NULL DEFAULT '',
+    recurrence TEXT NOT NULL DEFAULT 'none' CHECK (recurrence IN ('none', 'weekly', 'monthly')),
+    checkin_code TEXT NOT NULL,
+    created_by TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+
+CREATE TABLE activity_branches (
+    activity_id INTEGER NOT NULL REFERENCES activities(id) ON DELETE CASCADE,
+    branch_id INTEGER NOT NULL REFERENCES branches(id),
+    PRIMARY KEY (activity_id, branch_id)
+);
+
+CREATE TABLE rsvps (
+    activity_id INTEGER NOT NULL REFERENCES activities(id) ON DELETE CASCADE,
+    occurrence TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    answer TEXT NOT NULL CHECK (answer IN ('yes', 'no')),
+    at TEXT NOT NULL,
+    PRIMARY KEY (activity_id, occurrence, user_id)
+);
+
+CREATE TABLE checkins (
+    activity_id INTEGER NOT NULL REFERENCES activities(id) ON DELETE CASCADE,
+    occurrence TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    method TEXT NOT NULL,
+    at TEXT NOT NULL,
+    PRIMARY KEY (activity_id, occurrence, user_id)
+);
+"""
+"""Branch activities (组织生活): each occurrence of a recurring one is named by its start."""
+
 MIGRATIONS: tuple[str, ...] = (
     M001_INITIAL,
     M002_REPORTS,
     M003_DELIVERY,
     M004_BRANCHES,
     M005_TIMERS,
+    M006_ACTIVITIES,
 )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
@@ -37,6 +37,24 @@ async def app(settings: Settings, clock: ManualClock) -> AsyncIterator[App]:
     opened = await App.open(settings, clock)
     yield opened
     await opened.close()
+
+
+Restart = Callable[[App], Awaitable[App]]
+
+
+@pytest.fixture
+async def restart(settings: Settings, clock: ManualClock) -> AsyncIterator[Restart]:
+    """Closes the bot and opens it again on the same data, as a restart of the process would."""
+    opened: list[App] = []
+
+    async def again(previous: App) -> App:
+        await previous.close()
+        opened.append(await App.open(settings, clock))
+        return opened[-1]
+
+    yield again
+    for app in opened:
+        await app.close()
 
 
 @pytest.fixture

@@ -3,18 +3,17 @@ restarts of the bot."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 
 import pytest
 
 from bot.app import App
 from bot.clock import CHINA, ManualClock
-from bot.config import Settings
 from bot.transports.telegram import TelegramRunner
 from storage import reports, users
 from tests.chat import Chat
 from tests.conftest import TELEGRAM_ADMIN as ADMIN
+from tests.conftest import Restart
 from tests.fake_telegram import FakeTelegram
 from tests.test_branches import branch_with_secretary
 from tests.test_broadcast import broadcast
@@ -111,36 +110,20 @@ async def test_an_item_handled_in_time_raises_no_alarm(app: App, clock: ManualCl
     assert (await reports_get(app, ref)).overdue_level == 0
 
 
-@pytest.fixture
-async def reopen(settings: Settings, clock: ManualClock) -> AsyncIterator[list[App]]:
-    """Opens the bot again on the same data, as a restart would; closes what it opened."""
-    opened: list[App] = []
-    yield opened
-    for app in opened:
-        await app.close()
-
-
 async def test_timers_survive_a_restart_and_never_fire_twice(
-    app: App, settings: Settings, clock: ManualClock, reopen: list[App]
+    app: App, clock: ManualClock, restart: Restart
 ) -> None:
     admin, rider = Chat(app, "admin"), Chat(app, "rider")
     code = await tree(admin)
     await rider.say(f"/join {code}")
     ref, _ = await grievance(rider)
     await pushes(app, "")
-    await app.close()
-
     clock.set(datetime(2026, 10, 8, 15, 0, tzinfo=CHINA))
-    second = await App.open(settings, clock)
-    reopen.append(second)
+    second = await restart(app)
     await second.run_due()
     first_run = await pushes(second, COMMITTEE_SECRETARY)
     assert sum(f"{ref} 超时未受理" in t for t in first_run) == 1
-    await second.close()
-    reopen.remove(second)
-
-    third = await App.open(settings, clock)
-    reopen.append(third)
+    third = await restart(second)
     assert await third.run_due() == 0
     assert await pushes(third, COMMITTEE_SECRETARY) == []
 

@@ -57,12 +57,13 @@ RIDER_COMMANDS = (
     "records",
     "points",
     "join",
+    "checkin",
     "menu",
     "lang",
     "cancel",
     "help",
 )
-SECRETARY_COMMANDS = ("pending", "broadcast", "qr", "whoami")
+SECRETARY_COMMANDS = ("pending", "newactivity", "activities", "broadcast", "qr", "whoami")
 ADMIN_COMMANDS = (
     "stats",
     "export",

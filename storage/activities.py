@@ -1,0 +1,176 @@
+"""Branch activities, their RSVPs and check-ins. An occurrence of a recurring activity is
+named by its start time (``to_db`` form), so answers and attendance are per occurrence."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from storage.db import Tx
+from storage.timefmt import from_db, to_db
+
+
+@dataclass(frozen=True)
+class NewActivity:
+    title: str
+    kind: str
+    starts_at: datetime
+    address: str
+    latitude: float | None
+    longitude: float | None
+    link: str
+    recurrence: str
+    checkin_code: str
+    created_by: str
+
+
+@dataclass(frozen=True)
+class Activity(NewActivity):
+    id: int
+    branch_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Attendance:
+    user_id: str
+    answer: str | None
+    checked_in_at: datetime | None
+    method: str | None
+
+
+_COLUMNS = (
+    "id, title, kind, starts_at, address, latitude, longitude, link, recurrence, "
+    "checkin_code, created_by"
+)
+
+
+async def create(tx: Tx, new: NewActivity, branch_ids: list[int], now: datetime) -> Activity:
+    cursor = await tx.execute(
+        "INSERT INTO activities (title, kind, starts_at, address, latitude, longitude, link, "
+        "recurrence, checkin_code, created_by, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+        (
+            new.title,
+            new.kind,
+            to_db(new.starts_at),
+            new.address,
+            new.latitude,
+            new.longitude,
+            new.link,
+            new.recurrence,
+            new.checkin_code,
+            new.created_by,
+            to_db(now),
+        ),
+    )
+    assert cursor.lastrowid is not None
+    await tx.executemany(
+        "INSERT INTO activity_branches (activity_id, branch_id) VALUES (?, ?)",
+        [(cursor.lastrowid, b) for b in branch_ids],
+    )
+    found = await get(tx, cursor.lastrowid)
+    assert found is not None
+    return found
+
+
+async def _activity(tx: Tx, row: Any) -> Activity:
+    async with tx.execute(
+        "SELECT branch_id FROM activity_branches WHERE activity_id = ? ORDER BY branch_id",
+        (row["id"],),
+    ) as cur:
+        branch_ids = tuple(r[0] for r in await cur.fetchall())
+    values = dict(row)
+    values["starts_at"] = from_db(values["starts_at"])
+    return Activity(branch_ids=branch_ids, **values)
+
+
+async def get(tx: Tx, activity_id: int) -> Activity | None:
+    sql = f"SELECT {_COLUMNS} FROM activities WHERE id = ?"
+    async with tx.execute(sql, (activity_id,)) as cur:
+        row = await cur.fetchone()
+    return await _activity(tx, row) if row else None
+
+
+async def of_branches(tx: Tx, branch_ids: frozenset[int] | None) -> list[Activity]:
+    """Activities of these branches (None: all), newest first."""
+    where, params = "", tuple[int, ...]()
+    if branch_ids is not None:
+        marks = ", ".join("?" * len(branch_ids))
+        where = (
+            f"WHERE id IN (SELECT activity_id FROM activity_branches WHERE branch_id IN ({marks}))"
+        )
+        params = tuple(sorted(branch_ids))
+    async with tx.execute(
+        f"SELECT {_COLUMNS} FROM activities {where} ORDER BY id DESC LIMIT 20", params
+    ) as cur:
+        rows = await cur.fetchall()
+    return [await _activity(tx, row) for row in rows]
+
+
+async def members(tx: Tx, activity: Activity) -> list[str]:
+    """Everyone in the activity's branches."""
+    marks = ", ".join("?" * len(activity.branch_ids))
+    async with tx.execute(
+        f"SELECT user_id FROM memberships WHERE branch_id IN ({marks}) ORDER BY user_id",
+        activity.branch_ids,
+    ) as cur:
+        return [row[0] for row in await cur.fetchall()]
+
+
+async def answer(
+    tx: Tx, activity_id: int, occurrence: datetime, user_id: str, reply: str, now: datetime
+) -> None:
+    await tx.execute(
+        "INSERT INTO rsvps (activity_id, occurrence, user_id, answer, at) VALUES (?,?,?,?,?) "
+        "ON CONFLICT(activity_id, occurrence, user_id) DO UPDATE SET answer = excluded.answer, "
+        "at = excluded.at",
+        (activity_id, to_db(occurrence), user_id, reply, to_db(now)),
+    )
+
+
+async def accepted(tx: Tx, activity_id: int, occurrence: datetime) -> list[str]:
+    async with tx.execute(
+        "SELECT user_id FROM rsvps WHERE activity_id = ? AND occurrence = ? AND answer = 'yes' "
+        "ORDER BY at",
+        (activity_id, to_db(occurrence)),
+    ) as cur:
+        return [row[0] for row in await cur.fetchall()]
+
+
+async def check_in(
+    tx: Tx, activity_id: int, occurrence: datetime, user_id: str, method: str, now: datetime
+) -> bool:
+    cursor = await tx.execute(
+        "INSERT OR IGNORE INTO checkins (activity_id, occurrence, user_id, method, at) "
+        "VALUES (?,?,?,?,?)",
+        (activity_id, to_db(occurrence), user_id, method, to_db(now)),
+    )
+    return cursor.rowcount == 1
+
+
+async def attendance(tx: Tx, activity_id: int, occurrence: datetime) -> list[Attendance]:
+    """Everyone who answered or checked in, for one occurrence."""
+    occ = to_db(occurrence)
+    async with tx.execute(
+        "SELECT u.user_id, r.answer, c.at, c.method FROM "
+        "(SELECT user_id FROM rsvps WHERE activity_id = ? AND occurrence = ? "
+        " UNION SELECT user_id FROM checkins WHERE activity_id = ? AND occurrence = ?) u "
+        "LEFT JOIN rsvps r ON r.activity_id = ? AND r.occurrence = ? AND r.user_id = u.user_id "
+        "LEFT JOIN checkins c ON c.activity_id = ? AND c.occurrence = ? AND c.user_id = u.user_id "
+        "ORDER BY u.user_id",
+        (activity_id, occ) * 4,
+    ) as cur:
+        rows = await cur.fetchall()
+    return [
+        Attendance(row[0], row[1], from_db(row[2]) if row[2] else None, row[3]) for row in rows
+    ]
+
+
+async def occurrences(tx: Tx, activity_id: int) -> list[datetime]:
+    """Every occurrence anyone answered or checked in to."""
+    async with tx.execute(
+        "SELECT occurrence FROM rsvps WHERE activity_id = ? "
+        "UNION SELECT occurrence FROM checkins WHERE activity_id = ? ORDER BY 1",
+        (activity_id, activity_id),
+    ) as cur:
+        return [from_db(row[0]) for row in await cur.fetchall()]
