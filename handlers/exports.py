@@ -17,13 +17,13 @@ from bot.clock import CHINA
 from bot.i18n import Catalog
 from handlers.context import Context, rows
 from handlers.phone import mask
-from storage import audit, declarations, reports
+from storage import activities, audit, declarations, reports
 from storage.db import Tx
 from storage.declarations import Declaration
 from storage.reports import Report
 from storage.timefmt import to_db
 
-WHAT = ("members", "hazards", "grievances")
+WHAT = ("members", "hazards", "grievances", "attendance")
 FORMATS = ("csv", "json", "open311", "xlsx")
 
 MEMBER_COLUMNS = (
@@ -173,6 +173,8 @@ async def rows_for(
     if what == "members":
         members = await declarations.all_declarations(tx)
         return [member_row(m, unmasked=unmasked) for m in members]
+    if what == "attendance":
+        return await attendance_rows(tx)
     found = await reports.of_kind(tx, what.removesuffix("s"))
     if fmt == "open311":
         return [open311_row(r, catalog) for r in found]
@@ -184,8 +186,48 @@ async def rows_for(
     ]
 
 
+ATTENDANCE_COLUMNS = (
+    "activity",
+    "title",
+    "kind",
+    "occurrence",
+    "user",
+    "name",
+    "answer",
+    "checked_in_at",
+    "method",
+)
+
+
+async def attendance_rows(tx: Tx) -> list[dict[str, Any]]:
+    """One row per person per occurrence: who said they would come, and who came."""
+    rows = []
+    names = {d.user_id: d.name for d in await declarations.all_declarations(tx)}
+    for activity in reversed(await activities.of_branches(tx, None, limit=-1)):
+        for occurrence in await activities.occurrences(tx, activity.id):
+            for person in await activities.attendance(tx, activity.id, occurrence):
+                rows.append(
+                    {
+                        "activity": activity.id,
+                        "title": activity.title,
+                        "kind": activity.kind,
+                        "occurrence": occurrence.astimezone(CHINA).isoformat(),
+                        "user": person.user_id,
+                        "name": names.get(person.user_id),
+                        "answer": person.answer,
+                        "checked_in_at": to_db(person.checked_in_at)
+                        if person.checked_in_at
+                        else None,
+                        "method": person.method,
+                    }
+                )
+    return rows
+
+
 def render(rows: list[dict[str, Any]], what: str, fmt: str) -> bytes:
-    columns = MEMBER_COLUMNS if what == "members" else REPORT_COLUMNS
+    columns = {"members": MEMBER_COLUMNS, "attendance": ATTENDANCE_COLUMNS}.get(
+        what, REPORT_COLUMNS
+    )
     if fmt == "xlsx":
         return to_xlsx(rows, columns, what)
     if fmt == "csv":

@@ -91,7 +91,9 @@ async def get(tx: Tx, activity_id: int) -> Activity | None:
     return await _activity(tx, row) if row else None
 
 
-async def of_branches(tx: Tx, branch_ids: frozenset[int] | None) -> list[Activity]:
+async def of_branches(
+    tx: Tx, branch_ids: frozenset[int] | None, limit: int = 20
+) -> list[Activity]:
     """Activities of these branches (None: all), newest first."""
     where, params = "", tuple[int, ...]()
     if branch_ids is not None:
@@ -101,7 +103,7 @@ async def of_branches(tx: Tx, branch_ids: frozenset[int] | None) -> list[Activit
         )
         params = tuple(sorted(branch_ids))
     async with tx.execute(
-        f"SELECT {_COLUMNS} FROM activities {where} ORDER BY id DESC LIMIT 20", params
+        f"SELECT {_COLUMNS} FROM activities {where} ORDER BY id DESC LIMIT ?", (*params, limit)
     ) as cur:
         rows = await cur.fetchall()
     return [await _activity(tx, row) for row in rows]

@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
+import csv
+import io
 import re
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 
 from bot.app import App
 from bot.clock import CHINA, ManualClock
+from bot.transports.telegram import TelegramRunner
+from storage import branches
+from storage.branches import NewBranch
 from tests.chat import Chat
 from tests.conftest import Restart
+from tests.fake_telegram import FakeTelegram
 from tests.test_branches import branch_with_secretary
+from tests.test_telegram_branches import expect, walk
 from tests.test_timers import pushes
 
 PLACE = (31.2304, 121.4737)
@@ -74,6 +83,15 @@ async def test_invitations_reminders_and_check_in_across_the_holiday_and_month_e
     assert "报名 1 人：console:r0" in report
     assert "签到 2 人" in report and f"签到码：{code}" in report
 
+    exported = (await Chat(app, "admin").say("/export attendance csv")).last.document
+    assert exported is not None
+    text = await asyncio.to_thread(Path(exported).read_text, encoding="utf-8")
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert [(r["user"], r["answer"], r["method"]) for r in rows] == [
+        ("console:r0", "yes", "location"),
+        ("console:r1", "no", "code"),
+    ]
+
 
 async def test_reminders_survive_a_restart_and_are_sent_once(
     app: App, clock: ManualClock, restart: Restart
@@ -114,3 +132,43 @@ async def test_an_invitation_during_the_riders_peak_waits_until_it_ends(
     assert created.to("r0") == []
     released = await at(app, clock, datetime(2026, 9, 28, 13, 30, tzinfo=CHINA))
     assert any("腾讯会议 123-456-789" in t for t in released)
+
+
+async def test_over_telegram_a_member_accepts_is_reminded_and_checks_in(
+    server: FakeTelegram, runner: TelegramRunner, clock: ManualClock
+) -> None:
+    secretary, rider = 700, 501
+    async with runner.app.db.transaction() as tx:
+        branch = await branches.create(
+            tx, NewBranch("ZJ0001", "张江站支部", "station", "浦东新区"), clock.now()
+        )
+        await branches.appoint(tx, branch.id, f"telegram:{secretary}", "test", clock.now())
+    await walk(server, rider, ("say", "/join ZJ0001", "已加入"))
+    await walk(
+        server,
+        secretary,
+        ("say", "/newactivity", "活动叫什么"),
+        ("say", "交通安全教育课", "什么类型"),
+        ("tap", "交通安全教育", "什么时候开始"),
+        ("say", "09-29 15:00", "在哪里"),
+    )
+    await server.location(secretary, *PLACE)
+    await expect(server, secretary, "哪个支部")
+    await walk(
+        server,
+        secretary,
+        ("tap", "张江站支部", "重复吗"),
+        ("tap", "不重复", "核对活动"),
+        ("tap", "确认提交", "签到码"),
+    )
+    invitation = await expect(server, rider, "活动邀请")
+    assert "交通安全教育课" in invitation.text
+    await walk(server, rider, ("tap", "参加", "已报名"))
+
+    clock.set(datetime(2026, 9, 29, 14, 0, tzinfo=CHINA))
+    await runner.scheduler.fire()
+    await expect(server, rider, "1 小时后开始")
+    clock.set(datetime(2026, 9, 29, 15, 5, tzinfo=CHINA))
+    await walk(server, rider, ("say", "/checkin", "签到"))
+    await server.location(rider, *PLACE)
+    await expect(server, rider, "签到成功")
