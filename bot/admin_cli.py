@@ -18,6 +18,7 @@ from bot.config import Settings
 from bot.i18n import DEFAULT_LANG, catalog
 from bot.qr import render_qr
 from handlers import exports, organisation, roster, stats
+from handlers import stations as stations_flow
 from handlers.organisation import KINDS, BranchError
 from storage import audit, branches
 from storage.branches import NewBranch
@@ -62,6 +63,19 @@ def add_parser(commands: Any, data_dir: argparse.ArgumentParser) -> None:
     qr.add_argument("code")
     qr.add_argument("--out", type=Path, required=True, metavar="FILE.png")
 
+    station = sub.add_parser("stations", help="warm stations")
+    station_actions = station.add_subparsers(dest="stations_command", required=True)
+    load = station_actions.add_parser(
+        "import", parents=[data_dir], help="add stations from CSV or XLSX, reporting bad rows"
+    )
+    load.add_argument("file", type=Path, help=", ".join(stations_flow.COLUMNS) + "[, datum]")
+    load.add_argument(
+        "--datum",
+        choices=["wgs84", "gcj02"],
+        default="wgs84",
+        help="the datum of rows without a datum column (gcj02: Chinese map apps)",
+    )
+
     log = sub.add_parser("audit", parents=[data_dir], help="who did what, newest last")
     log.add_argument("--format", choices=["table", "json"], default="table")
     log.add_argument("--limit", type=int, default=200)
@@ -80,6 +94,8 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     name = args.admin_command
     if name == "branch":
         name = f"branch_{args.branch_command}"
+    if name == "stations":
+        name = f"stations_{args.stations_command}"
     return asyncio.run(_in_transaction(settings, args, COMMANDS[name]))
 
 
@@ -223,6 +239,17 @@ async def compare_roster(tx: Tx, args: argparse.Namespace, _: Settings) -> int:
     return 0
 
 
+async def stations_import(tx: Tx, args: argparse.Namespace, _: Settings) -> int:
+    table = await asyncio.to_thread(stations_flow.read_rows, args.file)
+    added, refused = await stations_flow.import_rows(
+        tx, cli_actor(), table, args.datum, SystemClock().now()
+    )
+    print(f"imported {added}, rejected {len(refused)}")
+    for number, why in refused:
+        print(f"row {number}: {catalog().t(DEFAULT_LANG, why.key, **why.params)}")
+    return 0
+
+
 COMMANDS: dict[str, Command] = {
     "branch_add": branch_add,
     "branch_list": branch_list,
@@ -232,4 +259,5 @@ COMMANDS: dict[str, Command] = {
     "audit": audit_log,
     "stats": stats_figures,
     "compare": compare_roster,
+    "stations_import": stations_import,
 }

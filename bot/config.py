@@ -62,6 +62,8 @@ class Settings:
     reminder_hours: tuple[int, ...] = (24, 1)
     """Hours before an activity at which those who accepted are reminded."""
     checkin_radius_m: float = 300.0
+    station_radius_m: float = 5000.0
+    """How far from a rider a warm station is still offered."""
 
     @property
     def db_path(self) -> Path:
@@ -126,6 +128,7 @@ def load_settings(
         digest_at=_clock_time("NUANXIN_DIGEST_AT", env.get("NUANXIN_DIGEST_AT") or "08:00"),
         reminder_hours=_hours_list(env.get("NUANXIN_REMINDER_HOURS") or "24,1"),
         checkin_radius_m=float(_int(env, "NUANXIN_CHECKIN_RADIUS_M", 300)),
+        station_radius_m=float(_int(env, "NUANXIN_STATION_RADIUS_M", 5000)),
     )
 
 

@@ -16,6 +16,7 @@ from handlers import (
     membership,
     records,
     review,
+    stations,
     stats,
 )
 from handlers.actions import Action, Registry, Role
@@ -35,6 +36,13 @@ def build_registry() -> Registry:
             menu_label="menu.grievance",
         ),
         Action("declare", declare.declare, commands=("declare",), menu_label="menu.declare"),
+        Action(
+            "stations",
+            stations.find_stations,
+            commands=("stations", "nearby"),
+            menu_label="menu.stations",
+        ),
+        Action("stationfb", stations.feedback),
         Action(
             "records",
             records.list_records,
@@ -69,6 +77,11 @@ def build_registry() -> Registry:
         Action("appoint", branch_admin.appoint_command, commands=("appoint",), role=Role.ADMIN),
         Action("dismiss", branch_admin.dismiss_command, commands=("dismiss",), role=Role.ADMIN),
         Action("stats", stats.show_stats, commands=("stats",), role=Role.ADMIN),
+        Action("addstation", stations.add_command, commands=("addstation",), role=Role.ADMIN),
+        Action("editstation", stations.edit_command, commands=("editstation",), role=Role.ADMIN),
+        Action(
+            "closestation", stations.close_command, commands=("closestation",), role=Role.ADMIN
+        ),
         Action(
             "broadcast", broadcast.start_broadcast, commands=("broadcast",), role=Role.SECRETARY
         ),
@@ -105,6 +118,8 @@ def build_registry() -> Registry:
             broadcast.BROADCAST,
             activities.ACTIVITY,
             activities.CHECKIN,
+            stations.SEARCH,
+            stations.FEEDBACK,
         )
     }
     return Registry(actions=actions, flows=flows)

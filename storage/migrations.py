@@ -269,6 +269,37 @@ CREATE TABLE checkins (
 """
 """Branch activities (组织生活): each occurrence of a recurring one is named by its start."""
 
+M007_STATIONS = """
+CREATE TABLE stations (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    address TEXT NOT NULL DEFAULT '',
+    latitude REAL NOT NULL,
+    longitude REAL NOT NULL,
+    hours TEXT NOT NULL,
+    amenities TEXT NOT NULL DEFAULT '',
+    phone TEXT NOT NULL DEFAULT '',
+    operator TEXT NOT NULL DEFAULT '',
+    offer TEXT NOT NULL DEFAULT '',
+    closed_at TEXT,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+
+CREATE VIRTUAL TABLE stations_index USING rtree(id, min_lat, max_lat, min_lon, max_lon);
+
+CREATE TABLE station_feedback (
+    id INTEGER PRIMARY KEY,
+    station_id INTEGER REFERENCES stations(id),
+    user_id TEXT NOT NULL,
+    text TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+"""
+"""Warm stations (暖新驿站 …) with an R*Tree over their coordinates (WGS-84), and what riders
+tell us about them."""
+
 MIGRATIONS: tuple[str, ...] = (
     M001_INITIAL,
     M002_REPORTS,
@@ -276,4 +307,5 @@ MIGRATIONS: tuple[str, ...] = (
     M004_BRANCHES,
     M005_TIMERS,
     M006_ACTIVITIES,
+    M007_STATIONS,
 )
