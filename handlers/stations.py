@@ -21,7 +21,15 @@ from handlers import engine
 from handlers.context import Context, rows
 from handlers.engine import Flow
 from handlers.geo import distance_m, gcj02_to_wgs84, in_china
-from handlers.hours import HoursError, from_json, is_open, parse_hours, to_json, today_text
+from handlers.hours import (
+    Hours,
+    HoursError,
+    from_json,
+    is_open,
+    parse_hours,
+    to_json,
+    today_text,
+)
 from handlers.routing import admin_ids
 from handlers.steps import Draft, Finish, Invalid, Outcome, Stay, Step, TextStep
 from storage import audit, stations
@@ -164,22 +172,40 @@ async def nearest(
     filters: frozenset[str] = frozenset(),
     limit: int = RESULTS,
 ) -> list[Found]:
-    found = []
-    for station in await stations.in_box(tx, latitude, longitude, radius_m):
-        away = distance_m(latitude, longitude, station.latitude, station.longitude)
-        if away > radius_m:
-            continue
-        hours = from_json(station.hours)
-        open_now = is_open(hours, now)
-        if "closed" not in filters and not open_now:
-            continue
-        if "charging" in filters and "charging" not in station.amenities:
-            continue
-        if "always" in filters and today_text(hours, now) != "24h":
-            continue
-        found.append(Found(station, away, open_now))
-    found.sort(key=lambda f: (f.distance_m, f.station.id))
-    return found[:limit]
+    """Nearest first: distances come from the index's points alone; the stations' details are
+    read only for the nearest few, in batches, until ``limit`` pass the filters."""
+    points = await stations.points_in_box(tx, latitude, longitude, radius_m)
+    ranked = sorted(
+        (away, station_id)
+        for station_id, lat, lon in points
+        if (away := distance_m(latitude, longitude, lat, lon)) <= radius_m
+    )
+    found: list[Found] = []
+    for start in range(0, len(ranked), BATCH):
+        batch = ranked[start : start + BATCH]
+        details = await stations.get_many(tx, [station_id for _, station_id in batch])
+        for away, station_id in batch:
+            station = details[station_id]
+            hours = from_json(station.hours)
+            open_now = is_open(hours, now)
+            if passes(station, hours, open_now, filters, now):
+                found.append(Found(station, away, open_now))
+                if len(found) == limit:
+                    return found
+    return found
+
+
+BATCH = 20
+
+
+def passes(
+    station: Station, hours: Hours, open_now: bool, filters: frozenset[str], now: datetime
+) -> bool:
+    if "closed" not in filters and not open_now:
+        return False
+    if "charging" in filters and "charging" not in station.amenities:
+        return False
+    return "always" not in filters or today_text(hours, now) == "24h"
 
 
 class NearStep(Step):

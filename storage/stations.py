@@ -131,23 +131,38 @@ def box(latitude: float, longitude: float, radius_m: float) -> tuple[float, floa
     return latitude - d_lat, latitude + d_lat, longitude - d_lon, longitude + d_lon
 
 
-async def in_box(tx: Tx, latitude: float, longitude: float, radius_m: float) -> list[Station]:
-    """Open-for-business stations whose point lies in the box around a place: a superset of
-    those within ``radius_m``, found through the R*Tree."""
+async def points_in_box(
+    tx: Tx, latitude: float, longitude: float, radius_m: float
+) -> list[tuple[int, float, float]]:
+    """(id, latitude, longitude) of the stations still in business whose point lies in the box
+    around a place: a superset of those within ``radius_m``, found through the R*Tree.
+
+    The R*Tree keeps 32-bit coordinates, rounded outwards; so the query asks for boxes that
+    overlap the search box, and the exact coordinates come from the stations table."""
     min_lat, max_lat, min_lon, max_lon = box(latitude, longitude, radius_m)
     async with tx.execute(
-        f"SELECT {', '.join('s.' + c for c in _COLUMNS.split(', '))} FROM stations_index i "
+        "SELECT s.id, s.latitude, s.longitude FROM stations_index i "
         "JOIN stations s ON s.id = i.id "
-        "WHERE i.min_lat >= ? AND i.max_lat <= ? AND i.min_lon >= ? AND i.max_lon <= ? "
+        "WHERE i.max_lat >= ? AND i.min_lat <= ? AND i.max_lon >= ? AND i.min_lon <= ? "
         "AND s.closed_at IS NULL",
         (min_lat, max_lat, min_lon, max_lon),
     ) as cur:
-        return [_station(row) for row in await cur.fetchall()]
+        return [(row[0], row[1], row[2]) for row in await cur.fetchall()]
+
+
+async def get_many(tx: Tx, ids: list[int]) -> dict[int, Station]:
+    if not ids:
+        return {}
+    marks = ", ".join("?" * len(ids))
+    async with tx.execute(f"SELECT {_COLUMNS} FROM stations WHERE id IN ({marks})", ids) as cur:
+        return {row["id"]: _station(row) for row in await cur.fetchall()}
 
 
 async def near_duplicate(tx: Tx, name: str, latitude: float, longitude: float) -> bool:
     """Another open station of the same name within about 50 m."""
-    return any(s.name == name for s in await in_box(tx, latitude, longitude, 50))
+    near = await points_in_box(tx, latitude, longitude, 50)
+    found = await get_many(tx, [station_id for station_id, _, _ in near])
+    return any(s.name == name for s in found.values())
 
 
 async def add_feedback(
