@@ -14,7 +14,8 @@ from bot.app import App
 from bot.clock import ManualClock
 from bot.config import Secret, Settings
 from bot.events import Reply, Venue
-from bot.transports.telegram import MENUS, ChatPace, Limits, TelegramRunner
+from bot.transports.delivery import ChatPace
+from bot.transports.telegram import MENUS, Limits, TelegramRunner
 from handlers.registry import build_registry
 from storage import outbox, reports
 from tests import images
@@ -332,7 +333,7 @@ async def test_a_venue_reply_opens_on_the_map(
 
 def test_one_chat_gets_a_short_burst_then_one_message_a_second() -> None:
     now = [100.0]
-    pace = ChatPace(Limits(chat_burst=3, chat_per_s=1.0), clock=lambda: now[0])
+    pace = ChatPace(Limits(chat_burst=3, chat_per_s=1.0).pace, clock=lambda: now[0])
     assert [pace.delay("501") for _ in range(5)] == [0.0, 0.0, 0.0, 1.0, 2.0]
     assert pace.delay("502") == 0.0
     now[0] += 10

@@ -12,10 +12,9 @@ import asyncio
 import contextlib
 import logging
 import signal
-import time
 import uuid
-from collections import defaultdict, deque
-from collections.abc import Awaitable, Callable
+from collections import defaultdict
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,6 +45,7 @@ from bot.app import App
 from bot.config import Settings
 from bot.events import Event, EventKind, Outgoing, Reply, Request
 from bot.scheduler import Scheduler
+from bot.transports.delivery import Delivery, Pace, Refused, SendOne, Transient, Unreachable
 
 PLATFORM = "telegram"
 TEXT_LIMIT = 4096
@@ -127,131 +127,34 @@ class Limits:
     """None lifts the per-chat pace."""
     retry_after_max: int = 5
 
+    @property
+    def pace(self) -> Pace:
+        return Pace(burst=self.chat_burst, per_s=self.chat_per_s)
+
 
 UNLIMITED = Limits(overall_per_s=0, chat_per_s=None)
 
 
-class ChatPace:
-    """A token bucket per chat, on the monotonic clock: pacing is about the wire, not about
-    the riders' time, so it does not use the domain clock."""
+def sender(app: App, bot: Bot) -> SendOne:
+    """Sends one outbox message to Telegram, an edit in place where it can."""
 
-    def __init__(self, limits: Limits, clock: Callable[[], float] = time.monotonic) -> None:
-        self._limits = limits
-        self._clock = clock
-        self._buckets: dict[str, tuple[float, float]] = {}
-
-    def delay(self, chat: str) -> float:
-        """Takes one token for ``chat`` and says how long to wait before using it."""
-        rate = self._limits.chat_per_s
-        if rate is None:
-            return 0.0
-        now = self._clock()
-        tokens, then = self._buckets.get(chat, (float(self._limits.chat_burst), now))
-        tokens = min(self._limits.chat_burst, tokens + (now - then) * rate) - 1
-        self._buckets[chat] = (tokens, now)
-        if len(self._buckets) > 10_000:
-            self._forget_full(now, self._limits.chat_burst / rate)
-        return max(0.0, -tokens / rate)
-
-    def _forget_full(self, now: float, refill: float) -> None:
-        self._buckets = {c: b for c, b in self._buckets.items() if now - b[1] < refill}
-
-
-class Delivery:
-    """Sends the outbox's unsent Telegram messages: each chat in order and paced, chats side
-    by side, everything through the Application's rate limiter.
-
-    A pending edit of a message that a newer edit replaces is skipped, so a progress count
-    never queues up behind itself.
-    """
-
-    POLL_S = 2.0
-    """How often to look for messages queued by another process (the command line)."""
-    IN_FLIGHT = 16
-    """Requests on the wire at once: enough to fill the rate limit, few enough that the HTTP
-    connection pool does not spend its time scanning waiting requests."""
-
-    def __init__(self, app: App, bot: Bot, limits: Limits) -> None:
-        self.app = app
-        self.bot = bot
-        self.wake = asyncio.Event()
-        self._pace = ChatPace(limits)
-        self._wire = asyncio.Semaphore(self.IN_FLIGHT)
-        self._queues: dict[str, deque[Outgoing]] = {}
-        self._senders: set[asyncio.Task[None]] = set()
-        self._taken = 0
-        """The newest outbox id already in a queue."""
-
-    async def run(self) -> None:
-        try:
-            while True:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.wake.wait(), self.POLL_S)
-                self.wake.clear()
-                await self.drain()
-        finally:
-            for sender in list(self._senders):
-                sender.cancel()
-
-    async def drain(self) -> None:
-        while batch := await self.app.unsent(PLATFORM, after=self._taken):
-            for message in batch:
-                self._taken = message.id
-                queue = self._queues.get(message.address)
-                if queue is None:
-                    queue = self._queues[message.address] = deque()
-                    sender = asyncio.create_task(self._send_chat(message.address, queue))
-                    self._senders.add(sender)
-                    sender.add_done_callback(self._senders.discard)
-                queue.append(message)
-
-    async def _send_chat(self, address: str, queue: deque[Outgoing]) -> None:
-        try:
-            while queue:
-                message = queue.popleft()
-                target = message.reply.edit_of
-                if target is not None and any(m.reply.edit_of == target for m in queue):
-                    await self.app.mark_sent(message.id, outcome="superseded")
-                    continue
-                await asyncio.sleep(self._pace.delay(address))
-                async with self._wire:
-                    delivered_as, outcome = await self._send_until_done(message)
-                await self.app.mark_sent(message.id, delivered_as, outcome)
-        except Exception:
-            log.exception("delivery to %s stopped; the rest waits for the next start", address)
-        finally:
-            del self._queues[address]
-
-    async def _send_until_done(self, message: Outgoing) -> tuple[str | None, str]:
-        """Sends one message, retrying network trouble with growing pauses; returns the
-        Telegram message id (None when Telegram will never take it) and the outcome."""
-        pause = 1.0
-        while True:
-            try:
-                return await self._send_one(message), "sent"
-            except Forbidden:
-                log.info("telegram user %s blocked the bot", message.address)
-                await self.app.unreachable(message.recipient)
-                return None, "blocked"
-            except BadRequest as bad:
-                log.error("telegram refused message %s: %s", message.id, bad)
-                return None, "failed"
-            except TelegramError:
-                log.exception("sending message %s failed; retrying in %.0f s", message.id, pause)
-            except Exception:
-                log.exception("message %s cannot be rendered; dropped", message.id)
-                return None, "failed"
-            await asyncio.sleep(pause)
-            pause = min(pause * 2, 60)
-
-    async def _send_one(self, message: Outgoing) -> str:
+    async def send_one(message: Outgoing) -> str:
         chat_id, reply = int(message.address), message.reply
-        if reply.edit_of is not None:
-            earlier = await self.app.delivered_as(reply.edit_of)
-            if earlier is not None:
-                await edit(self.bot, chat_id, int(earlier), reply)
-                return earlier
-        return str(await send(self.bot, chat_id, reply))
+        try:
+            if reply.edit_of is not None:
+                earlier = await app.delivered_as(reply.edit_of)
+                if earlier is not None:
+                    await edit(bot, chat_id, int(earlier), reply)
+                    return earlier
+            return str(await send(bot, chat_id, reply))
+        except Forbidden as blocked:
+            raise Unreachable(str(blocked)) from blocked
+        except BadRequest as bad:
+            raise Refused(str(bad)) from bad
+        except TelegramError as trouble:
+            raise Transient(str(trouble)) from trouble
+
+    return send_one
 
 
 def inline_keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
@@ -407,7 +310,7 @@ def build_application(
         .connection_pool_size(2 * Delivery.IN_FLIGHT)
         .build()
     )
-    delivery = Delivery(app, application.bot, limits)
+    delivery = Delivery(app, PLATFORM, sender(app, application.bot), limits.pace)
     downloads = settings.data_dir / "downloads"
     downloads.mkdir(parents=True, exist_ok=True)
 

@@ -1,0 +1,154 @@
+"""Sending the outbox: the part every platform shares.
+
+Each recipient's messages go in order and paced; recipients go side by side; a pending edit
+that a newer edit of the same message replaces is skipped, so a progress count never queues
+up behind itself. A platform supplies only how to send one message and what its errors mean.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from bot.app import App
+from bot.events import Outgoing
+
+log = logging.getLogger(__name__)
+
+
+class Unreachable(Exception):
+    """The platform will never deliver to this user (they blocked the bot, left the company)."""
+
+
+class Refused(Exception):
+    """The platform refused this message; sending it again would not help."""
+
+
+class Transient(Exception):
+    """Network trouble or a server error: worth trying again later."""
+
+
+SendOne = Callable[[Outgoing], Awaitable[str]]
+"""Sends one message and returns the platform's id for it; raises the errors above."""
+
+
+@dataclass(frozen=True)
+class Pace:
+    """A token bucket per recipient: ``burst`` at once, then ``per_s`` a second."""
+
+    burst: int = 3
+    per_s: float | None = 1.0
+    """None: no pacing."""
+
+
+class ChatPace:
+    """Buckets on the monotonic clock: pacing is about the wire, not about the riders' time, so
+    it does not use the domain clock."""
+
+    def __init__(self, pace: Pace, clock: Callable[[], float] = time.monotonic) -> None:
+        self._pace = pace
+        self._clock = clock
+        self._buckets: dict[str, tuple[float, float]] = {}
+
+    def delay(self, chat: str) -> float:
+        """Takes one token for ``chat`` and says how long to wait before using it."""
+        rate = self._pace.per_s
+        if rate is None:
+            return 0.0
+        now = self._clock()
+        tokens, then = self._buckets.get(chat, (float(self._pace.burst), now))
+        tokens = min(self._pace.burst, tokens + (now - then) * rate) - 1
+        self._buckets[chat] = (tokens, now)
+        if len(self._buckets) > 10_000:
+            self._forget_full(now, self._pace.burst / rate)
+        return max(0.0, -tokens / rate)
+
+    def _forget_full(self, now: float, refill: float) -> None:
+        self._buckets = {c: b for c, b in self._buckets.items() if now - b[1] < refill}
+
+
+class Delivery:
+    POLL_S = 2.0
+    """How often to look for messages queued by another process (the command line)."""
+    IN_FLIGHT = 16
+    """Requests on the wire at once: enough to fill the rate limit, few enough that the HTTP
+    connection pool does not spend its time scanning waiting requests."""
+
+    def __init__(self, app: App, platform: str, send_one: SendOne, pace: Pace) -> None:
+        self.app = app
+        self.platform = platform
+        self.wake = asyncio.Event()
+        self._send_one = send_one
+        self._pace = ChatPace(pace)
+        self._wire = asyncio.Semaphore(self.IN_FLIGHT)
+        self._queues: dict[str, deque[Outgoing]] = {}
+        self._senders: set[asyncio.Task[None]] = set()
+        self._taken = 0
+        """The newest outbox id already in a queue."""
+
+    async def run(self) -> None:
+        try:
+            while True:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.wake.wait(), self.POLL_S)
+                self.wake.clear()
+                await self.drain()
+        finally:
+            for sender in list(self._senders):
+                sender.cancel()
+
+    async def drain(self) -> None:
+        while batch := await self.app.unsent(self.platform, after=self._taken):
+            for message in batch:
+                self._taken = message.id
+                queue = self._queues.get(message.address)
+                if queue is None:
+                    queue = self._queues[message.address] = deque()
+                    sender = asyncio.create_task(self._send_chat(message.address, queue))
+                    self._senders.add(sender)
+                    sender.add_done_callback(self._senders.discard)
+                queue.append(message)
+
+    async def _send_chat(self, address: str, queue: deque[Outgoing]) -> None:
+        try:
+            while queue:
+                message = queue.popleft()
+                target = message.reply.edit_of
+                if target is not None and any(m.reply.edit_of == target for m in queue):
+                    await self.app.mark_sent(message.id, outcome="superseded")
+                    continue
+                await asyncio.sleep(self._pace.delay(address))
+                async with self._wire:
+                    delivered_as, outcome = await self._send_until_done(message)
+                await self.app.mark_sent(message.id, delivered_as, outcome)
+        except Exception:
+            log.exception("delivery to %s stopped; the rest waits for the next start", address)
+        finally:
+            del self._queues[address]
+
+    async def _send_until_done(self, message: Outgoing) -> tuple[str | None, str]:
+        """Sends one message, retrying transient trouble with growing pauses; returns the
+        platform's id (None when it will never take the message) and the outcome."""
+        pause = 1.0
+        while True:
+            try:
+                return await self._send_one(message), "sent"
+            except Unreachable:
+                log.info("%s cannot be reached; marked", message.recipient)
+                await self.app.unreachable(message.recipient)
+                return None, "blocked"
+            except Refused as bad:
+                log.error("message %s to %s refused: %s", message.id, message.recipient, bad)
+                return None, "failed"
+            except Transient:
+                log.exception("sending message %s failed; retrying in %.0f s", message.id, pause)
+            except Exception:
+                log.exception("message %s cannot be rendered; dropped", message.id)
+                return None, "failed"
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 60)
