@@ -44,6 +44,13 @@ def _parser() -> argparse.ArgumentParser:
         "--listen", metavar="HOST:PORT", default="0.0.0.0:8443", help="where the webhook listens"
     )
 
+    wecom = commands.add_parser(
+        "wecom", parents=[data_dir], help="run the bot as a WeCom app (callback server)"
+    )
+    wecom.add_argument(
+        "--listen", metavar="HOST:PORT", default="0.0.0.0:8080", help="where the callback listens"
+    )
+
     export = commands.add_parser("export", help="write data to standard output")
     export.add_argument("what", choices=exports.WHAT)
     export.add_argument(
@@ -78,6 +85,17 @@ def _telegram(settings: Settings, args: argparse.Namespace) -> int:
     try:
         asyncio.run(run_telegram(settings, args.webhook, args.listen))
     except TelegramStartError as bad:
+        print(f"nuanxin: {bad}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _wecom(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.transports.wecom import WeComStartError, run_wecom
+
+    try:
+        asyncio.run(run_wecom(settings, args.listen))
+    except WeComStartError as bad:
         print(f"nuanxin: {bad}", file=sys.stderr)
         return 1
     return 0
@@ -126,4 +144,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _telegram(settings, args)
     if args.command == "admin":
         return admin_cli.run(settings, args)
+    if args.command == "wecom":
+        return _wecom(settings, args)
     return asyncio.run(_export(settings, args))

@@ -52,6 +52,12 @@ class Settings:
     telegram_webhook_secret: Secret = Secret("")
     telegram_bot_username: str = ""
     """For join deep links and their QR codes (t.me/<username>?start=join-CODE)."""
+    wecom_corp_id: str = ""
+    wecom_agent_id: str = ""
+    wecom_secret: Secret = Secret("")
+    wecom_token: Secret = Secret("")
+    wecom_aes_key: Secret = Secret("")
+    wecom_api_url: str = "https://qyapi.weixin.qq.com/cgi-bin"
     quiet_hours: tuple[Span, ...] = RIDER_PEAKS
     """Riders' peaks, Asia/Shanghai: non-urgent pushes wait until a peak ends."""
     ack_working_days: int = 1
@@ -121,6 +127,12 @@ def load_settings(
         telegram_file_url=env.get("TELEGRAM_FILE_URL") or Settings.telegram_file_url,
         telegram_webhook_secret=Secret(env.get("TELEGRAM_WEBHOOK_SECRET", "").strip()),
         telegram_bot_username=env.get("TELEGRAM_BOT_USERNAME", "").strip().lstrip("@"),
+        wecom_corp_id=env.get("WECOM_CORP_ID", "").strip(),
+        wecom_agent_id=env.get("WECOM_AGENT_ID", "").strip(),
+        wecom_secret=Secret(env.get("WECOM_SECRET", "").strip()),
+        wecom_token=Secret(env.get("WECOM_TOKEN", "").strip()),
+        wecom_aes_key=Secret(env.get("WECOM_AES_KEY", "").strip()),
+        wecom_api_url=(env.get("WECOM_API_URL") or Settings.wecom_api_url).rstrip("/"),
         quiet_hours=_spans(env.get("NUANXIN_QUIET_HOURS")),
         ack_working_days=_int(env, "NUANXIN_ACK_WORKING_DAYS", 1),
         answer_working_days=_int(env, "NUANXIN_ANSWER_WORKING_DAYS", 5),

@@ -10,12 +10,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from bot.app import App
+from bot.config import Settings
 from bot.events import Outgoing
 
 log = logging.getLogger(__name__)
@@ -72,6 +75,27 @@ class ChatPace:
         self._buckets = {c: b for c, b in self._buckets.items() if now - b[1] < refill}
 
 
+class Stoppable(Protocol):
+    async def stop(self) -> None: ...
+
+
+async def serve(settings: Settings, launch: Callable[[App], Awaitable[Stoppable]]) -> None:
+    """Opens the bot, starts a transport on it and runs until SIGINT or SIGTERM."""
+    app = await App.open(settings)
+    try:
+        running = await launch(app)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        try:
+            await stop.wait()
+        finally:
+            await running.stop()
+    finally:
+        await app.close()
+
+
 class Delivery:
     POLL_S = 2.0
     """How often to look for messages queued by another process (the command line)."""
@@ -90,6 +114,20 @@ class Delivery:
         self._senders: set[asyncio.Task[None]] = set()
         self._taken = 0
         """The newest outbox id already in a queue."""
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._draining = asyncio.Lock()
+        self._worker: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._worker = asyncio.create_task(self.run())
+        self.wake.set()
+
+    async def stop(self) -> None:
+        if self._worker is not None:
+            self._worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._worker
 
     async def run(self) -> None:
         try:
@@ -103,16 +141,22 @@ class Delivery:
                 sender.cancel()
 
     async def drain(self) -> None:
-        while batch := await self.app.unsent(self.platform, after=self._taken):
-            for message in batch:
-                self._taken = message.id
-                queue = self._queues.get(message.address)
-                if queue is None:
-                    queue = self._queues[message.address] = deque()
-                    sender = asyncio.create_task(self._send_chat(message.address, queue))
-                    self._senders.add(sender)
-                    sender.add_done_callback(self._senders.discard)
-                queue.append(message)
+        """Queues what is new in the outbox; one drain at a time, so nothing is queued twice."""
+        async with self._draining:
+            while batch := await self.app.unsent(self.platform, after=self._taken):
+                self._queue(batch)
+
+    def _queue(self, batch: list[Outgoing]) -> None:
+        for message in batch:
+            self._taken = message.id
+            queue = self._queues.get(message.address)
+            if queue is None:
+                self._idle.clear()
+                queue = self._queues[message.address] = deque()
+                sender = asyncio.create_task(self._send_chat(message.address, queue))
+                self._senders.add(sender)
+                sender.add_done_callback(self._senders.discard)
+            queue.append(message)
 
     async def _send_chat(self, address: str, queue: deque[Outgoing]) -> None:
         try:
@@ -130,6 +174,13 @@ class Delivery:
             log.exception("delivery to %s stopped; the rest waits for the next start", address)
         finally:
             del self._queues[address]
+            if not self._queues:
+                self._idle.set()
+
+    async def idle(self) -> None:
+        """Returns once everything in the outbox so far has been sent (or given up)."""
+        await self.drain()
+        await self._idle.wait()
 
     async def _send_until_done(self, message: Outgoing) -> tuple[str | None, str]:
         """Sends one message, retrying transient trouble with growing pauses; returns the

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
 import uuid
 from collections import defaultdict
 from collections.abc import Awaitable
@@ -45,7 +44,15 @@ from bot.app import App
 from bot.config import Settings
 from bot.events import Event, EventKind, Outgoing, Reply, Request
 from bot.scheduler import Scheduler
-from bot.transports.delivery import Delivery, Pace, Refused, SendOne, Transient, Unreachable
+from bot.transports.delivery import (
+    Delivery,
+    Pace,
+    Refused,
+    SendOne,
+    Transient,
+    Unreachable,
+    serve,
+)
 
 PLATFORM = "telegram"
 TEXT_LIMIT = 4096
@@ -366,7 +373,6 @@ class TelegramRunner:
         self.application = build_application(app, settings, limits or Limits())
         self.delivery: Delivery = self.application.bot_data["delivery"]
         self.scheduler = Scheduler(app, after_run=self.delivery.wake.set)
-        self._worker: asyncio.Task[None] | None = None
 
     async def start(self, webhook_url: str | None = None, listen: str = "0.0.0.0:8443") -> None:
         if webhook_url and not self.settings.telegram_webhook_secret:
@@ -390,8 +396,7 @@ class TelegramRunner:
             )
         else:
             await updater.start_polling(poll_interval=0.0, timeout=10)
-        self._worker = asyncio.create_task(self.delivery.run())
-        self.delivery.wake.set()
+        self.delivery.start()
         await self.scheduler.start()
 
     async def stop(self) -> None:
@@ -401,26 +406,15 @@ class TelegramRunner:
             await updater.stop()
         if self.application.running:
             await self.application.stop()
-        if self._worker is not None:
-            self._worker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._worker
+        await self.delivery.stop()
         await self.application.shutdown()
 
 
 async def run_telegram(settings: Settings, webhook_url: str | None, listen: str) -> None:
-    app = await App.open(settings)
-    try:
+    async def launch(app: App) -> TelegramRunner:
         runner = TelegramRunner(app, settings)
         await runner.start(webhook_url, listen)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
         log.info("nuanxin is running on Telegram as @%s", runner.application.bot.username)
-        try:
-            await stop.wait()
-        finally:
-            await runner.stop()
-    finally:
-        await app.close()
+        return runner
+
+    await serve(settings, launch)

@@ -1,0 +1,359 @@
+"""The WeCom (企业微信) transport: a self-built app's callback server in, the server API out.
+
+The callback is answered at once (WeCom retries after five seconds) and the event is handled
+after, one at a time per member; an event WeCom delivers again is recognised by its ``MsgId``
+(a string, not always a number) or, for events, by sender, time and key. Replies go through the
+shared outbox delivery, paced under WeCom's limit of about 30 messages a minute per member.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+from xml.etree.ElementTree import Element
+
+import aiohttp
+from aiohttp import web
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import ParseError, fromstring
+
+from bot.app import App
+from bot.config import Settings
+from bot.events import Event, EventKind, Outgoing, Reply, Request
+from bot.scheduler import Scheduler
+from bot.transports.delivery import (
+    Delivery,
+    Pace,
+    Refused,
+    SendOne,
+    Transient,
+    Unreachable,
+    serve,
+)
+from bot.transports.wecom_api import NOT_A_MEMBER, RATE_LIMITED, WeComClient, WeComError
+from bot.transports.wecom_crypto import CryptoError, WeComCrypto
+from handlers.geo import gcj02_to_wgs84, wgs84_to_gcj02
+
+PLATFORM = "wecom"
+PATH = "/wecom"
+MAX_SKEW_S = 300
+"""A callback whose timestamp is further than this from now is refused (a replay)."""
+PACE = Pace(burst=10, per_s=0.5)
+"""WeCom drops, silently, more than about 30 messages a minute to one member."""
+TEXT_LIMIT = 600
+"""Characters per text message: WeCom's limit is 2048 bytes, and Chinese takes three each."""
+CARD_BUTTONS = 6
+
+log = logging.getLogger(__name__)
+
+
+class WeComStartError(RuntimeError):
+    """The bot cannot start on WeCom; the message says which setting is missing."""
+
+
+def required(settings: Settings) -> None:
+    missing = [
+        name
+        for name, value in (
+            ("WECOM_CORP_ID", settings.wecom_corp_id),
+            ("WECOM_AGENT_ID", settings.wecom_agent_id),
+            ("WECOM_SECRET", settings.wecom_secret.value),
+            ("WECOM_TOKEN", settings.wecom_token.value),
+            ("WECOM_AES_KEY", settings.wecom_aes_key.value),
+        )
+        if not value
+    ]
+    if missing:
+        raise WeComStartError(f"set {', '.join(missing)}")
+
+
+def fields(xml: str) -> dict[str, str]:
+    """The children of a WeCom XML document; DTDs, entities and external references refused."""
+    root: Element = fromstring(xml, forbid_dtd=True)
+    return {child.tag: (child.text or "").strip() for child in root}
+
+
+class Callback:
+    """Checks, decrypts and acknowledges what WeCom posts; hands the work to ``handle``."""
+
+    def __init__(self, app: App, crypto: WeComCrypto, handle: Any) -> None:
+        self._app = app
+        self._crypto = crypto
+        self._handle = handle
+        self._nonces: dict[tuple[str, str], float] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def routes(self) -> list[web.RouteDef]:
+        return [web.get(PATH, self.verify_url), web.post(PATH, self.receive)]
+
+    def _fresh(self, timestamp: str, nonce: str) -> bool:
+        """Within the time window and never seen before."""
+        try:
+            sent = int(timestamp)
+        except ValueError:
+            return False
+        now = self._app.clock.now().timestamp()
+        if abs(now - sent) > MAX_SKEW_S:
+            return False
+        self._nonces = {k: t for k, t in self._nonces.items() if now - t <= 2 * MAX_SKEW_S}
+        if (timestamp, nonce) in self._nonces:
+            return False
+        self._nonces[(timestamp, nonce)] = now
+        return True
+
+    async def verify_url(self, request: web.Request) -> web.Response:
+        query = request.query
+        echo = query.get("echostr", "")
+        try:
+            self._crypto.check(
+                query.get("msg_signature", ""),
+                query.get("timestamp", ""),
+                query.get("nonce", ""),
+                echo,
+            )
+            return web.Response(text=self._crypto.decrypt(echo))
+        except CryptoError:
+            log.warning("WeCom URL verification with a bad signature refused")
+            return web.Response(status=403)
+
+    async def receive(self, request: web.Request) -> web.Response:
+        query = request.query
+        timestamp, nonce = query.get("timestamp", ""), query.get("nonce", "")
+        try:
+            outer = fields(await request.text())
+            encrypted = outer.get("Encrypt", "")
+            self._crypto.check(query.get("msg_signature", ""), timestamp, nonce, encrypted)
+            if not self._fresh(timestamp, nonce):
+                log.warning("WeCom callback with a stale timestamp or a repeated nonce refused")
+                return web.Response(status=403)
+            message = fields(self._crypto.decrypt(encrypted))
+        except CryptoError:
+            log.warning("WeCom callback with a bad signature or ciphertext refused")
+            return web.Response(status=403)
+        except (ParseError, DefusedXmlException, UnicodeDecodeError):
+            log.warning("WeCom callback with malformed or unsafe XML refused")
+            return web.Response(status=400)
+        task = asyncio.create_task(self._handle(message))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return web.Response(text="success")
+
+    async def drain(self) -> None:
+        """Waits for the work already acknowledged (tests, and a clean stop)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+
+class Incoming:
+    """Turns a decrypted WeCom message into a core event, one member at a time."""
+
+    def __init__(self, app: App, client: WeComClient, delivery: Delivery) -> None:
+        self._app = app
+        self._client = client
+        self._delivery = delivery
+        self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._downloads = app.settings.data_dir / "downloads"
+        self._downloads.mkdir(parents=True, exist_ok=True)
+
+    async def __call__(self, message: dict[str, str]) -> None:
+        sender = message.get("FromUserName", "")
+        if not sender:
+            return
+        async with self._locks[sender]:
+            event = await self.event_from(message)
+            if event is None:
+                return
+            try:
+                await self._app.handle(event)
+            finally:
+                if event.file is not None:
+                    await asyncio.to_thread(event.file.unlink, missing_ok=True)
+        self._delivery.wake.set()
+
+    async def event_from(self, message: dict[str, str]) -> Event | None:
+        who = f"{PLATFORM}:{message['FromUserName']}"
+        kind = message.get("MsgType", "")
+        key = f"{PLATFORM}:{message.get('MsgId') or ''}"
+        if kind == "text":
+            text = message.get("Content", "")
+            if text.startswith("/"):
+                head, _, arguments = text[1:].partition(" ")
+                return Event(
+                    who,
+                    EventKind.COMMAND,
+                    command=head.lower(),
+                    text=arguments.strip(),
+                    update_key=key,
+                )
+            if text.strip().isdigit() and (data := await self._numbered(who, int(text))):
+                return Event(who, EventKind.BUTTON, data=data, update_key=key)
+            return Event(who, EventKind.TEXT, text=text, update_key=key)
+        if kind == "location":
+            lat, lon = gcj02_to_wgs84(float(message["Location_X"]), float(message["Location_Y"]))
+            return Event(who, EventKind.LOCATION, latitude=lat, longitude=lon, update_key=key)
+        if kind in ("image", "voice"):
+            file, size = await self._download(message.get("MediaId", ""))
+            return Event(
+                who,
+                EventKind.PHOTO if kind == "image" else EventKind.VOICE,
+                file=file,
+                file_size=size,
+                update_key=key,
+            )
+        if kind == "event":
+            return self._event(who, message)
+        return Event(who, EventKind.TEXT, text="", update_key=key)
+
+    def _event(self, who: str, message: dict[str, str]) -> Event | None:
+        name = message.get("Event", "")
+        key = f"{who}:{message.get('CreateTime', '')}:{name}:{message.get('EventKey', '')}"
+        if name in ("click", "template_card_event"):
+            return Event(who, EventKind.BUTTON, data=message.get("EventKey", ""), update_key=key)
+        if name == "enter_agent":
+            return Event(who, EventKind.COMMAND, command="start", update_key=key)
+        return None
+
+    async def _numbered(self, who: str, number: int) -> str | None:
+        """A number typed in answer to the numbered list under the last message with buttons."""
+        last = await self._app.last_buttons(who)
+        buttons = last.flat_buttons() if last else []
+        return buttons[number - 1].data if 1 <= number <= len(buttons) else None
+
+    async def _download(self, media_id: str) -> tuple[Path | None, int | None]:
+        """The file and its size; a file over the limit is not kept, and its size says so."""
+        target = self._downloads / uuid.uuid4().hex
+        limit = self._app.settings.max_photo_bytes
+        try:
+            saved = await self._client.download(media_id, target, limit)
+        except (WeComError, aiohttp.ClientError):
+            log.exception("downloading WeCom media %s failed", media_id)
+            return None, None
+        if saved is None:
+            return None, limit + 1
+        return saved, saved.stat().st_size
+
+
+def numbered(reply: Reply) -> str:
+    lines = [f"{n}. {button.label}" for n, button in enumerate(reply.flat_buttons(), start=1)]
+    return "\n".join(lines)
+
+
+def chunks(text: str) -> list[str]:
+    return [text[i : i + TEXT_LIMIT] for i in range(0, len(text), TEXT_LIMIT)] or [""]
+
+
+def renderings(app: App, reply: Reply, address: str, task: str) -> list[dict[str, Any]]:
+    """The WeCom messages for one reply, files aside. Up to six buttons become a template
+    card; more, a numbered list the member answers with a number."""
+    hint = ""
+    if reply.request is Request.LOCATION:
+        hint = app.catalog.t("zh", "wecom.share_location")
+    elif reply.request is Request.CONTACT:
+        hint = app.catalog.t("zh", "wecom.type_phone")
+    text = "\n".join(part for part in (reply.text, hint) if part)
+    if reply.venue is not None:
+        lat, lon = wgs84_to_gcj02(reply.venue.latitude, reply.venue.longitude)
+        link = f"https://uri.amap.com/marker?position={lon:.6f},{lat:.6f}&name={reply.venue.title}"
+        text = "\n".join(
+            part for part in (text, reply.venue.title, reply.venue.address, link) if part
+        )
+    buttons = reply.flat_buttons()
+    if buttons and len(buttons) <= CARD_BUTTONS:
+        title, _, rest = text.partition("\n")
+        card = {
+            "card_type": "button_interaction",
+            "main_title": {"title": title[:36]},
+            "sub_title_text": rest[:1000],
+            "task_id": task,
+            "button_list": [{"text": b.label[:30], "style": 1, "key": b.data} for b in buttons],
+        }
+        return [{"touser": address, "msgtype": "template_card", "template_card": card}]
+    if buttons:
+        text = f"{text}\n{app.catalog.t('zh', 'wecom.reply_number')}\n{numbered(reply)}"
+    return [
+        {"touser": address, "msgtype": "text", "text": {"content": part}}
+        for part in chunks(text)
+        if part
+    ]
+
+
+def sender(app: App, client: WeComClient) -> SendOne:
+    async def send_one(message: Outgoing) -> str:
+        reply, address = message.reply, message.address
+        task = f"nx{message.id}{uuid.uuid4().hex[:8]}"
+        try:
+            sent = ""
+            for payload in renderings(app, reply, address, task):
+                sent = await client.send(payload)
+            for kind, path in (("image", reply.photo), ("file", reply.document)):
+                if path:
+                    media = await client.upload(kind, Path(path))
+                    sent = await client.send(
+                        {"touser": address, "msgtype": kind, kind: {"media_id": media}}
+                    )
+            return sent
+        except WeComError as bad:
+            if bad.code in NOT_A_MEMBER:
+                raise Unreachable(str(bad)) from bad
+            if bad.code in RATE_LIMITED:
+                raise Transient(str(bad)) from bad
+            raise Refused(str(bad)) from bad
+        except (aiohttp.ClientError, TimeoutError) as trouble:
+            raise Transient(str(trouble)) from trouble
+
+    return send_one
+
+
+class WeComRunner:
+    """The callback server, the delivery worker and the scheduler, started and stopped together."""
+
+    def __init__(self, app: App, settings: Settings) -> None:
+        required(settings)
+        self.app = app
+        self.client = WeComClient(
+            settings.wecom_api_url,
+            settings.wecom_corp_id,
+            settings.wecom_secret.value,
+            settings.wecom_agent_id,
+        )
+        crypto = WeComCrypto(
+            settings.wecom_token.value, settings.wecom_aes_key.value, settings.wecom_corp_id
+        )
+        self.delivery = Delivery(app, PLATFORM, sender(app, self.client), PACE)
+        self.callback = Callback(app, crypto, Incoming(app, self.client, self.delivery))
+        self.scheduler = Scheduler(app, after_run=self.delivery.wake.set)
+        self._site_runner: web.AppRunner | None = None
+        self.port = 0
+
+    async def start(self, listen: str) -> None:
+        host, _, port = listen.rpartition(":")
+        server = web.Application()
+        server.add_routes(self.callback.routes())
+        self._site_runner = web.AppRunner(server, access_log=None)
+        await self._site_runner.setup()
+        await web.TCPSite(self._site_runner, host or "0.0.0.0", int(port)).start()
+        self.port = self._site_runner.addresses[0][1]
+        self.delivery.start()
+        await self.scheduler.start()
+
+    async def stop(self) -> None:
+        self.scheduler.stop()
+        await self.callback.drain()
+        if self._site_runner is not None:
+            await self._site_runner.cleanup()
+        await self.delivery.stop()
+        await self.client.close()
+
+
+async def run_wecom(settings: Settings, listen: str) -> None:
+    async def launch(app: App) -> WeComRunner:
+        runner = WeComRunner(app, settings)
+        await runner.start(listen)
+        log.info("nuanxin is listening for WeCom on %s%s", listen, PATH)
+        return runner
+
+    await serve(settings, launch)

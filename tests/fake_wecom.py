@@ -1,0 +1,195 @@
+"""A local server that speaks WeCom's server API, and a member's phone posting callbacks.
+
+The server answers ``gettoken``, ``message/send``, ``media/upload`` and ``media/get`` and
+records every message sent; it can expire the access token once, to exercise the refresh.
+:class:`Member` builds callbacks as WeCom does: XML, encrypted and signed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import secrets
+import time
+from dataclasses import dataclass, field
+from typing import Any
+from xml.sax.saxutils import escape
+
+import aiohttp
+from aiohttp import web
+
+from bot.transports.wecom_crypto import WeComCrypto
+
+CORP_ID = "ww1436e0e65a779aee"
+AGENT_ID = "1000002"
+SECRET = "app-secret"
+TOKEN = "hJqcu3uJ9Tn2gXPmxx2w9kkCkCE2EPYo"
+AES_KEY = "6qkdMrq68nTKduznJYO1A37W2oEgpkMUvkttRToqhUt"
+
+
+@dataclass
+class FakeWeCom:
+    sent: list[dict[str, Any]] = field(default_factory=list)
+    media: dict[str, bytes] = field(default_factory=dict)
+    token_requests: int = 0
+    expire_once: bool = False
+    left: set[str] = field(default_factory=set)
+    """Members no longer in the app: sending to them reports them invalid."""
+    _token: str = ""
+    _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    _changed: asyncio.Condition = field(default_factory=asyncio.Condition)
+    _runner: web.AppRunner | None = None
+    port: int = 0
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/cgi-bin"
+
+    async def start(self) -> None:
+        server = web.Application()
+        server.router.add_get("/cgi-bin/gettoken", self._gettoken)
+        server.router.add_post("/cgi-bin/message/send", self._send)
+        server.router.add_post("/cgi-bin/media/upload", self._upload)
+        server.router.add_get("/cgi-bin/media/get", self._get)
+        self._runner = web.AppRunner(server, access_log=None)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
+        self.port = self._runner.addresses[0][1]
+
+    async def stop(self) -> None:
+        if self._runner:
+            await self._runner.cleanup()
+
+    def to(self, user: str) -> list[dict[str, Any]]:
+        return [m for m in self.sent if m["touser"] == user]
+
+    async def wait_for(self, predicate: Any, within: float = 10) -> None:
+        async with self._changed:
+            await asyncio.wait_for(self._changed.wait_for(predicate), within)
+
+    async def _gettoken(self, request: web.Request) -> web.Response:
+        if request.query.get("corpsecret") != SECRET or request.query.get("corpid") != CORP_ID:
+            return web.json_response({"errcode": 40001, "errmsg": "invalid credential"})
+        self.token_requests += 1
+        self._token = f"token-{next(self._ids)}"
+        return web.json_response({"errcode": 0, "access_token": self._token, "expires_in": 7200})
+
+    def _refusal(self, request: web.Request) -> web.Response | None:
+        if request.query.get("access_token") != self._token:
+            return web.json_response({"errcode": 40014, "errmsg": "invalid access_token"})
+        if self.expire_once:
+            self.expire_once = False
+            self._token = "expired"
+            return web.json_response({"errcode": 42001, "errmsg": "access_token expired"})
+        return None
+
+    async def _send(self, request: web.Request) -> web.Response:
+        if refusal := self._refusal(request):
+            return refusal
+        message = await request.json()
+        if message["touser"] in self.left:
+            return web.json_response({"errcode": 0, "invaliduser": message["touser"]})
+        async with self._changed:
+            self.sent.append(message)
+            self._changed.notify_all()
+        return web.json_response({"errcode": 0, "msgid": f"msg{next(self._ids)}"})
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        if refusal := self._refusal(request):
+            return refusal
+        form = await request.post()
+        upload = form["media"]
+        assert isinstance(upload, web.FileField)
+        media_id = f"media-{next(self._ids)}"
+        self.media[media_id] = upload.file.read()
+        return web.json_response(
+            {"errcode": 0, "type": request.query["type"], "media_id": media_id}
+        )
+
+    async def _get(self, request: web.Request) -> web.Response:
+        if refusal := self._refusal(request):
+            return refusal
+        body = self.media.get(request.query.get("media_id", ""))
+        if body is None:
+            return web.json_response({"errcode": 40007, "errmsg": "invalid media_id"})
+        return web.Response(body=body, content_type="image/jpeg")
+
+
+class Member:
+    """A WeCom member whose app posts encrypted callbacks to the bot."""
+
+    def __init__(self, user: str, callback_url: str, clock: Any) -> None:
+        self.user = user
+        self.url = callback_url
+        self.clock = clock
+        self.crypto = WeComCrypto(TOKEN, AES_KEY, CORP_ID)
+        self._ids = itertools.count(7_000_000_000_000_000_000)
+
+    def xml(self, kind: str, msg_id: str | None = None, **fields: str) -> str:
+        body = "".join(f"<{k}><![CDATA[{v}]]></{k}>" for k, v in fields.items())
+        msg_id = msg_id or str(next(self._ids))
+        return (
+            f"<xml><ToUserName><![CDATA[{CORP_ID}]]></ToUserName>"
+            f"<FromUserName><![CDATA[{escape(self.user)}]]></FromUserName>"
+            f"<CreateTime>{int(self.clock.now().timestamp())}</CreateTime>"
+            f"<MsgType><![CDATA[{kind}]]></MsgType>{body}<MsgId>{msg_id}</MsgId>"
+            f"<AgentID>{AGENT_ID}</AgentID></xml>"
+        )
+
+    async def post(
+        self,
+        inner: str,
+        *,
+        signature: str | None = None,
+        timestamp: str | None = None,
+        nonce: str | None = None,
+        outer: str | None = None,
+    ) -> int:
+        """Posts one callback as WeCom would; the keywords forge its parts."""
+        stamp = timestamp or str(int(self.clock.now().timestamp()))
+        once = nonce or secrets.token_hex(5)
+        encrypted = self.crypto.encrypt(inner)
+        body = outer or (
+            f"<xml><ToUserName><![CDATA[{CORP_ID}]]></ToUserName>"
+            f"<AgentID><![CDATA[{AGENT_ID}]]></AgentID>"
+            f"<Encrypt><![CDATA[{encrypted}]]></Encrypt></xml>"
+        )
+        params = {
+            "msg_signature": signature or self.crypto.sign(stamp, once, encrypted),
+            "timestamp": stamp,
+            "nonce": once,
+        }
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(self.url, params=params, data=body.encode()) as answer,
+        ):
+            return answer.status
+
+    async def say(self, text: str) -> int:
+        return await self.post(self.xml("text", Content=text))
+
+    async def tap(self, key: str) -> int:
+        return await self.post(
+            self.xml(
+                "event",
+                Event="template_card_event",
+                EventKey=key,
+                TaskId=f"task{time.monotonic_ns()}",
+                CardType="button_interaction",
+            )
+        )
+
+
+def buttons_of(message: dict[str, Any]) -> list[tuple[str, str]]:
+    card = message.get("template_card") or {}
+    return [(b["text"], b["key"]) for b in card.get("button_list", [])]
+
+
+def text_of(message: dict[str, Any]) -> str:
+    if message["msgtype"] == "text":
+        return str(message["text"]["content"])
+    if message["msgtype"] == "template_card":
+        card = message["template_card"]
+        return f"{card['main_title']['title']}\n{card.get('sub_title_text', '')}"
+    return json.dumps(message, ensure_ascii=False)

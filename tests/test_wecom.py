@@ -1,0 +1,259 @@
+"""WeCom: the message encryption against Tencent's published samples, and the callback →
+core → ``message/send`` loop against a local server that speaks WeCom's API."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from bot.app import App
+from bot.cli import main
+from bot.clock import ManualClock
+from bot.config import Secret, Settings
+from bot.transports.wecom import WeComRunner
+from bot.transports.wecom_crypto import CryptoError, WeComCrypto
+from handlers.geo import distance_m, wgs84_to_gcj02
+from storage import broadcasts, reports
+from tests import images
+from tests.fake_wecom import (
+    AES_KEY,
+    AGENT_ID,
+    CORP_ID,
+    SECRET,
+    TOKEN,
+    FakeWeCom,
+    Member,
+    buttons_of,
+    text_of,
+)
+
+# Tencent's WXBizMsgCrypt samples. The 2014 sample (token QDG6eK, receive id
+# wx5823bf96d3bd56c7) ships with the Python, PHP, Java and C# WXBizMsgCrypt downloads; the 2016
+# WeCom sample (corp ww1436e0e65a779aee) is weworkapi_python's callback/Sample.py.
+SAMPLE_2014 = ("QDG6eK", "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C", "wx5823bf96d3bd56c7")
+SAMPLE_ECHO = (
+    "P9nAzCzyDtyTWESHep1vC5X9xho/qYX3Zpb4yKa9SKld1DsH3Iyt3tP3zNdtp+4RPcs8TgAE7OaBO+FZXvnaqQ=="
+)
+SAMPLE_MESSAGE = (
+    "RypEvHKD8QQKFhvQ6QleEB4J58tiPdvo+rtK1I9qca6aM/wvqnLSV5zEPeusUiX5L5X/0lWfrf0QADHHhGd3Qczc"
+    "dCUpj911L3vg3W/sYYvuJTs3TUUkSUXxaccAS0qhxchrRYt66wiSpGLYL42aM6A8dTT+6k4aSknmPj48kzJs8qLj"
+    "vd4Xgpue06DOdnLxAUHzM6+kDZ+HMZfJYuR+LtwGc2hgf5gsijff0ekUNXZiqATP7PF5mZxZ3Izoun1s4zG4LUMn"
+    "vw2r+KqCKIw+3IQH03v+BCA9nMELNqbSf6tiWSrXJB3LAVGUcallcrw8V2t9EL4EhzJWrQUax5wLVMNS0+rUPA3k"
+    "22Ncx4XXZS9o0MBH27Bo6BpNelZpS+/uh9KsNlY6bHCmJU9p8g7m3fVKn28H3KDYA5Pl/T8Z1ptDAVe0lXdQ2Yoy"
+    "yH2uyPIGHBZZIs2pDBS8R07+qN+E7Q=="
+)
+SAMPLE_2016_ECHO = (
+    "fsi1xnbH4yQh0+PJxcOdhhK6TDXkjMyhEPA7xB2TGz6b+g7xyAbEkRxN/3cNXW9qdqjnoVzEtpbhnFyq6SVHyA=="
+)
+
+
+def test_tencents_url_verification_samples_verify_and_decrypt() -> None:
+    crypto = WeComCrypto(*SAMPLE_2014)
+    crypto.check(
+        "5c45ff5e21c57e6ad56bac8758b79b1d9ac89fd3", "1409659589", "263014780", SAMPLE_ECHO
+    )
+    assert crypto.decrypt(SAMPLE_ECHO).isdigit()
+    wecom = WeComCrypto(TOKEN, AES_KEY, CORP_ID)
+    wecom.check(
+        "012bc692d0a58dd4b10f8dfe5c4ac00ae211ebeb", "1476416373", "47744683", SAMPLE_2016_ECHO
+    )
+    assert wecom.decrypt(SAMPLE_2016_ECHO) == "1288432023552776189"
+
+
+def test_tencents_message_sample_verifies_and_decrypts() -> None:
+    crypto = WeComCrypto(*SAMPLE_2014)
+    crypto.check(
+        "477715d11cdb4164915debcba66cb864d751f3e6", "1409659813", "1372623149", SAMPLE_MESSAGE
+    )
+    plain = crypto.decrypt(SAMPLE_MESSAGE)
+    assert "<FromUserName><![CDATA[mycreate]]></FromUserName>" in plain
+    assert "<Content><![CDATA[hello]]></Content>" in plain
+    assert "<MsgId>4561255354251345929</MsgId>" in plain
+
+
+def test_encrypting_then_decrypting_gives_the_message_back_and_tampering_is_caught() -> None:
+    crypto = WeComCrypto(TOKEN, AES_KEY, CORP_ID)
+    message = "<xml><Content><![CDATA[冷柜坏了 🧊]]></Content></xml>"
+    sealed = crypto.encrypt(message)
+    assert crypto.decrypt(sealed) == message
+    with pytest.raises(CryptoError):
+        crypto.check("0" * 40, "1", "2", sealed)
+    with pytest.raises(CryptoError):
+        WeComCrypto(TOKEN, AES_KEY, "ww-someone-else").decrypt(sealed)
+
+
+@pytest.fixture
+async def wecom() -> AsyncIterator[FakeWeCom]:
+    fake = FakeWeCom()
+    await fake.start()
+    yield fake
+    await fake.stop()
+
+
+@pytest.fixture
+async def bot(wecom: FakeWeCom, tmp_path: Path, clock: ManualClock) -> AsyncIterator[WeComRunner]:
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        admins=frozenset({"wecom:admin"}),
+        wecom_corp_id=CORP_ID,
+        wecom_agent_id=AGENT_ID,
+        wecom_secret=Secret(SECRET),
+        wecom_token=Secret(TOKEN),
+        wecom_aes_key=Secret(AES_KEY),
+        wecom_api_url=wecom.api_url,
+    )
+    app = await App.open(settings, clock)
+    runner = WeComRunner(app, settings)
+    await runner.start("127.0.0.1:0")
+    yield runner
+    await runner.stop()
+    await app.close()
+
+
+def member(bot: WeComRunner, user: str = "zhangsan") -> Member:
+    return Member(user, f"http://127.0.0.1:{bot.port}/wecom", bot.app.clock)
+
+
+async def replies(wecom: FakeWeCom, user: str, count: int) -> list[dict[str, object]]:
+    await wecom.wait_for(lambda: len(wecom.to(user)) >= count)
+    return wecom.to(user)
+
+
+async def test_the_callback_url_is_verified_and_a_forged_one_refused(bot: WeComRunner) -> None:
+    crypto = WeComCrypto(TOKEN, AES_KEY, CORP_ID)
+    echo = crypto.encrypt("8412345")
+    params = {"msg_signature": crypto.sign("1", "2", echo), "timestamp": "1", "nonce": "2"}
+    url = f"http://127.0.0.1:{bot.port}/wecom"
+    async with aiohttp.ClientSession() as session:
+        async with session.get(url, params={**params, "echostr": echo}) as answer:
+            assert (answer.status, await answer.text()) == (200, "8412345")
+        forged = {**params, "msg_signature": "0" * 40, "echostr": echo}
+        async with session.get(url, params=forged) as answer:
+            assert answer.status == 403
+
+
+async def test_a_member_is_answered_through_message_send_with_cards_or_numbers(
+    bot: WeComRunner, wecom: FakeWeCom
+) -> None:
+    zhang = member(bot)
+    assert await zhang.say("/start") == 200
+    menu = (await replies(wecom, "zhangsan", 1))[0]
+    assert menu["msgtype"] == "text" and "1. 📷 随手拍" in text_of(menu)
+    assert await zhang.say("1") == 200
+    categories = (await replies(wecom, "zhangsan", 2))[1]
+    assert categories["msgtype"] == "template_card"
+    assert ("🍱 食品安全", buttons_of(categories)[0][1]) == buttons_of(categories)[0]
+    assert menu["agentid"] == AGENT_ID
+
+
+async def test_a_hazard_report_with_a_photo_and_a_location_over_wecom(
+    bot: WeComRunner, wecom: FakeWeCom, tmp_path: Path
+) -> None:
+    zhang = member(bot)
+    await zhang.say("/report")
+    categories = (await replies(wecom, "zhangsan", 1))[-1]
+    await zhang.tap(next(key for label, key in buttons_of(categories) if "食品安全" in label))
+    await replies(wecom, "zhangsan", 2)
+    wecom.media["photo-1"] = images.photo(tmp_path / "p.jpg").read_bytes()
+    await zhang.post(zhang.xml("image", MediaId="photo-1", PicUrl="http://example.invalid/p"))
+    got = (await replies(wecom, "zhangsan", 3))[-1]
+    assert "收到第1张" in text_of(got)
+    await zhang.tap(next(key for label, key in buttons_of(got) if "照片好了" in label))
+    where = (await replies(wecom, "zhangsan", 4))[-1]
+    assert "选「位置」" in text_of(where)
+    gcj_lat, gcj_lon = wgs84_to_gcj02(31.2304, 121.4737)
+    await zhang.post(
+        zhang.xml(
+            "location", Location_X=str(gcj_lat), Location_Y=str(gcj_lon), Scale="15", Label=""
+        )
+    )
+    describe = (await replies(wecom, "zhangsan", 5))[-1]
+    await zhang.tap(next(key for label, key in buttons_of(describe) if "跳过" in label))
+    summary = (await replies(wecom, "zhangsan", 6))[-1]
+    await zhang.tap(next(key for label, key in buttons_of(summary) if "确认提交" in label))
+    await wecom.wait_for(lambda: any("YH-" in text_of(m) for m in wecom.to("zhangsan")))
+    async with bot.app.db.transaction() as tx:
+        [report] = await reports.of_kind(tx, "hazard")
+        photos = await reports.photos(tx, report.id)
+    assert len(photos) == 1
+    assert report.latitude is not None and report.longitude is not None
+    assert distance_m(report.latitude, report.longitude, 31.2304, 121.4737) < 1
+
+
+async def test_a_message_delivered_twice_is_handled_once(
+    bot: WeComRunner, wecom: FakeWeCom
+) -> None:
+    zhang = member(bot)
+    again = zhang.xml("text", msg_id="CAQQ-not-a-number", Content="/start")
+    assert await zhang.post(again) == 200
+    assert await zhang.post(again) == 200
+    await bot.callback.drain()
+    await bot.delivery.idle()
+    assert len(wecom.to("zhangsan")) == 1
+
+
+@pytest.mark.parametrize(
+    "forgery",
+    ["signature", "stale", "replayed", "entities", "malformed"],
+)
+async def test_forged_stale_replayed_and_unsafe_callbacks_are_refused(
+    bot: WeComRunner, wecom: FakeWeCom, forgery: str
+) -> None:
+    zhang = member(bot)
+    inner = zhang.xml("text", Content="/start")
+    bomb = (
+        '<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaaaaaaaa">'
+        '<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;">]><xml><Encrypt>&b;</Encrypt></xml>'
+    )
+    if forgery == "signature":
+        status = await zhang.post(inner, signature="0" * 40)
+    elif forgery == "stale":
+        old = str(int(bot.app.clock.now().timestamp()) - 3600)
+        status = await zhang.post(inner, timestamp=old)
+    elif forgery == "replayed":
+        assert await zhang.post(inner, nonce="same-nonce") == 200
+        status = await zhang.post(zhang.xml("text", Content="/help"), nonce="same-nonce")
+    elif forgery == "entities":
+        status = await zhang.post(inner, outer=bomb)
+    else:
+        status = await zhang.post(inner, outer="<xml><Encrypt>unclosed")
+    assert status == (403 if forgery in ("signature", "stale", "replayed") else 400)
+    await bot.callback.drain()
+    await bot.delivery.idle()
+    assert len(wecom.to("zhangsan")) == (1 if forgery == "replayed" else 0)
+
+
+async def test_an_expired_token_is_refreshed_once_and_the_message_still_arrives(
+    bot: WeComRunner, wecom: FakeWeCom
+) -> None:
+    zhang = member(bot)
+    await zhang.say("/start")
+    await replies(wecom, "zhangsan", 1)
+    wecom.expire_once = True
+    await zhang.say("/help")
+    await replies(wecom, "zhangsan", 2)
+    assert wecom.token_requests == 2
+
+
+async def test_a_member_who_left_is_marked_and_skipped(bot: WeComRunner, wecom: FakeWeCom) -> None:
+    wecom.left.add("lisi")
+    await member(bot, "lisi").say("/start")
+    await bot.callback.drain()
+    await bot.delivery.idle()
+    async with bot.app.db.transaction() as tx:
+        assert await broadcasts.recipients(tx, "all", None, "wecom:admin") == []
+    assert wecom.to("lisi") == []
+
+
+def test_missing_wecom_settings_are_named_in_a_one_line_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("WECOM_CORP_ID", "WECOM_SECRET", "WECOM_TOKEN", "WECOM_AES_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("WECOM_AGENT_ID", "1000002")
+    assert main(["wecom", "--data-dir", str(tmp_path / "d"), "--listen", "127.0.0.1:0"]) == 1
+    error = capsys.readouterr().err
+    assert error == "nuanxin: set WECOM_CORP_ID, WECOM_SECRET, WECOM_TOKEN, WECOM_AES_KEY\n"
