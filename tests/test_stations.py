@@ -9,6 +9,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+from openpyxl import Workbook
 
 from bot.app import App
 from bot.cli import main
@@ -203,3 +204,20 @@ async def test_an_admin_adds_edits_and_closes_a_station_in_chat(
     assert "已关闭" in (await admin.say(f"/closestation {station_id}")).text
     assert "新驿站" not in await share(rider, clock.now(), clock, "也看现在关门的")
     assert (await rider.say("/addstation x")).text == "🚫 您没有权限使用这个功能。"
+
+
+def test_a_station_workbook_is_imported_like_a_csv_file(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["name", "kind", "address", "lat", "lon", "hours", "amenities"])
+    sheet.append(
+        ["陆家嘴驿站", "驿站", "世纪大道", 31.2397, 121.4998, "周一-周五 08:00-20:00", "饮水;充电"]
+    )
+    sheet.append(["坏坐标驿站", "驿站", "某路", "north", 121.4, "24h", ""])
+    path = tmp_path / "stations.xlsx"
+    book.save(path)
+    report = import_file(capsys, tmp_path / "data", path)
+    assert report == ["imported 1, rejected 1", "row 3: 坐标缺失或不是数字"]
