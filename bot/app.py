@@ -73,6 +73,11 @@ class App:
             admins = self.settings.admins | await branches.appointed_admins(tx)
         return {**dict.fromkeys(secretaries, "secretary"), **dict.fromkeys(admins, "admin")}
 
+    async def robot_webhook(self, branch_id: int) -> str:
+        async with self.db.transaction() as tx:
+            branch = await branches.get(tx, branch_id)
+        return branch.robot_webhook if branch else ""
+
     async def unreachable(self, user_id: str) -> None:
         async with self.db.transaction() as tx:
             await users.mark_unreachable(tx, user_id, self.clock.now())

@@ -8,6 +8,7 @@ grievance filed anonymously shows nobody's name, to anybody.
 from __future__ import annotations
 
 from bot.events import Button, Reply
+from bot.i18n import DEFAULT_LANG
 from handlers import engine
 from handlers.context import MENU_SCOPE, Context, Label
 from handlers.engine import Flow
@@ -69,10 +70,25 @@ async def report_card(ctx: Context, report: Report, recipient: str) -> list[Repl
     return [card, *extra]
 
 
+ROBOT = "wecomrobot"
+"""Recipients ``wecomrobot:<branch id>``: a branch's WeCom group robot."""
+
+
 async def alert(ctx: Context, report: Report, branch_id: int | None) -> None:
     for person in await responsible(ctx, branch_id):
         for reply in await report_card(ctx, report, person):
             await ctx.send(person, reply)
+    branch = await branches.get(ctx.tx, branch_id) if branch_id is not None else None
+    if branch is not None and branch.robot_webhook:
+        text = ctx.catalog.t(
+            DEFAULT_LANG,
+            "robot.alert",
+            kind=ctx.catalog.t(DEFAULT_LANG, f"kind.{report.kind}"),
+            ref=report.ref,
+            category=ctx.catalog.t(DEFAULT_LANG, f"{report.kind}.cat.{report.category}"),
+            branch=branch.name,
+        )
+        await ctx.send(f"{ROBOT}:{branch.id}", Reply(text=text))
 
 
 async def act(ctx: Context, argument: str) -> None:

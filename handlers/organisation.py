@@ -32,7 +32,8 @@ KINDS = (
     "district",
 )
 """The eight kinds a branch is built on (街道社区/园区 … 个私协会), then the levels above."""
-EDITABLE = ("name", "kind", "district", "parent")
+EDITABLE = ("name", "kind", "district", "parent", "robot")
+"""``robot``: the webhook URL of a WeCom group robot that also gets the branch's alerts."""
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 """No 0/O or 1/I: codes are read off posters and typed by thumb."""
 
@@ -92,6 +93,11 @@ async def edit_branch(
         changed = replace(branch, parent_id=parent_id)
     elif field == "kind":
         changed = replace(branch, kind=kind_of(value, labels))
+    elif field == "robot":
+        url = "" if value.strip() == "-" else value.strip()
+        if url and not url.startswith(("https://", "http://")):
+            raise BranchError("branch.bad_robot", url=url)
+        changed = replace(branch, robot_webhook=url)
     elif not value.strip():
         raise BranchError("branch.no_name")
     elif field == "name":

@@ -22,6 +22,7 @@ class Branch:
     kind: str
     district: str
     parent_id: int | None
+    robot_webhook: str = ""
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,7 @@ class NewBranch:
     parent_id: int | None = None
 
 
-_COLUMNS = "id, code, name, kind, district, parent_id"
+_COLUMNS = "id, code, name, kind, district, parent_id, robot_webhook"
 
 
 def _branch(row: object) -> Branch:
@@ -54,8 +55,16 @@ async def create(tx: Tx, new: NewBranch, now: datetime) -> Branch:
 
 async def update(tx: Tx, branch: Branch) -> None:
     await tx.execute(
-        "UPDATE branches SET name = ?, kind = ?, district = ?, parent_id = ? WHERE id = ?",
-        (branch.name, branch.kind, branch.district, branch.parent_id, branch.id),
+        "UPDATE branches SET name = ?, kind = ?, district = ?, parent_id = ?, robot_webhook = ? "
+        "WHERE id = ?",
+        (
+            branch.name,
+            branch.kind,
+            branch.district,
+            branch.parent_id,
+            branch.robot_webhook,
+            branch.id,
+        ),
     )
 
 

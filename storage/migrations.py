@@ -300,6 +300,11 @@ CREATE TABLE station_feedback (
 """Warm stations (暖新驿站 …) with an R*Tree over their coordinates (WGS-84), and what riders
 tell us about them."""
 
+M008_ROBOTS = """
+ALTER TABLE branches ADD COLUMN robot_webhook TEXT NOT NULL DEFAULT '';
+"""
+"""A branch's WeCom group robot, which also gets the branch's alerts."""
+
 MIGRATIONS: tuple[str, ...] = (
     M001_INITIAL,
     M002_REPORTS,
@@ -308,4 +313,5 @@ MIGRATIONS: tuple[str, ...] = (
     M005_TIMERS,
     M006_ACTIVITIES,
     M007_STATIONS,
+    M008_ROBOTS,
 )

@@ -32,6 +32,8 @@ AES_KEY = "6qkdMrq68nTKduznJYO1A37W2oEgpkMUvkttRToqhUt"
 class FakeWeCom:
     sent: list[dict[str, Any]] = field(default_factory=list)
     media: dict[str, bytes] = field(default_factory=dict)
+    robot: list[tuple[str, str]] = field(default_factory=list)
+    """(key, text) of what group robots were given."""
     token_requests: int = 0
     expire_once: bool = False
     left: set[str] = field(default_factory=set)
@@ -52,6 +54,7 @@ class FakeWeCom:
         server.router.add_post("/cgi-bin/message/send", self._send)
         server.router.add_post("/cgi-bin/media/upload", self._upload)
         server.router.add_get("/cgi-bin/media/get", self._get)
+        server.router.add_post("/cgi-bin/webhook/send", self._robot)
         self._runner = web.AppRunner(server, access_log=None)
         await self._runner.setup()
         await web.TCPSite(self._runner, "127.0.0.1", 0).start()
@@ -94,6 +97,13 @@ class FakeWeCom:
             self.sent.append(message)
             self._changed.notify_all()
         return web.json_response({"errcode": 0, "msgid": f"msg{next(self._ids)}"})
+
+    async def _robot(self, request: web.Request) -> web.Response:
+        message = await request.json()
+        async with self._changed:
+            self.robot.append((request.query.get("key", ""), message["text"]["content"]))
+            self._changed.notify_all()
+        return web.json_response({"errcode": 0, "errmsg": "ok"})
 
     async def _upload(self, request: web.Request) -> web.Response:
         if refusal := self._refusal(request):

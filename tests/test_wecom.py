@@ -13,11 +13,14 @@ from bot.app import App
 from bot.cli import main
 from bot.clock import ManualClock
 from bot.config import Secret, Settings
+from bot.events import Reply
 from bot.transports.wecom import WeComRunner
 from bot.transports.wecom_crypto import CryptoError, WeComCrypto
 from handlers.geo import distance_m, wgs84_to_gcj02
-from storage import broadcasts, reports
+from storage import branches, broadcasts, outbox, reports
+from storage.branches import NewBranch
 from tests import images
+from tests.chat import Chat
 from tests.fake_wecom import (
     AES_KEY,
     AGENT_ID,
@@ -29,6 +32,7 @@ from tests.fake_wecom import (
     buttons_of,
     text_of,
 )
+from tests.test_reports import ref_in
 
 # Tencent's WXBizMsgCrypt samples. The 2014 sample (token QDG6eK, receive id
 # wx5823bf96d3bd56c7) ships with the Python, PHP, Java and C# WXBizMsgCrypt downloads; the 2016
@@ -257,3 +261,33 @@ def test_missing_wecom_settings_are_named_in_a_one_line_error(
     assert main(["wecom", "--data-dir", str(tmp_path / "d"), "--listen", "127.0.0.1:0"]) == 1
     error = capsys.readouterr().err
     assert error == "nuanxin: set WECOM_CORP_ID, WECOM_SECRET, WECOM_TOKEN, WECOM_AES_KEY\n"
+
+
+async def test_a_branch_group_robot_gets_alerts_without_names_merged_under_its_limit(
+    bot: WeComRunner, wecom: FakeWeCom
+) -> None:
+    async with bot.app.db.transaction() as tx:
+        branch = await branches.create(
+            tx, NewBranch("ZJ0001", "张江站支部", "station"), bot.app.clock.now()
+        )
+    admin = member(bot, "admin")
+    await admin.say(f"/editbranch ZJ0001 robot {wecom.api_url}/webhook/send?key=robot-key")
+    await bot.callback.drain()
+    rider = Chat(bot.app, "rider")
+    await rider.script("/join ZJ0001", "/grievance", "tap:饮水难", "没有饮水点")
+    done = await rider.script("tap:跳过", "tap:跳过", "tap:可以显示", "tap:确认提交")
+    ref = ref_in(done.text, "SQ")
+    bot.wake()
+    await bot.robots.idle()
+    assert wecom.robot == [
+        ("robot-key", f"🔔 张江站支部：新诉求 {ref}（🚰 饮水难），请书记在应用里处理。")
+    ]
+
+    async with bot.app.db.transaction() as tx:
+        for n in range(3):
+            await outbox.add(
+                tx, f"wecomrobot:{branch.id}", Reply(text=f"提醒 {n}"), bot.app.clock.now()
+            )
+    bot.wake()
+    await bot.robots.idle()
+    assert wecom.robot[1:] == [("robot-key", "提醒 0\n\n提醒 1\n\n提醒 2")]

@@ -14,12 +14,12 @@ import signal
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from bot.app import App
 from bot.config import Settings
-from bot.events import Outgoing
+from bot.events import Outgoing, Reply
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +96,11 @@ async def serve(settings: Settings, launch: Callable[[App], Awaitable[Stoppable]
         await app.close()
 
 
+def plain(message: Outgoing) -> bool:
+    reply = message.reply
+    return not (reply.buttons or reply.photo or reply.document or reply.venue or reply.edit_of)
+
+
 class Delivery:
     POLL_S = 2.0
     """How often to look for messages queued by another process (the command line)."""
@@ -103,9 +108,14 @@ class Delivery:
     """Requests on the wire at once: enough to fill the rate limit, few enough that the HTTP
     connection pool does not spend its time scanning waiting requests."""
 
-    def __init__(self, app: App, platform: str, send_one: SendOne, pace: Pace) -> None:
+    def __init__(
+        self, app: App, platform: str, send_one: SendOne, pace: Pace, *, merge: bool = False
+    ) -> None:
         self.app = app
         self.platform = platform
+        self._merge = merge
+        """Plain texts waiting for the same recipient go as one message (a group robot, whose
+        limit is per minute and whose readers want a digest, not a stream)."""
         self.wake = asyncio.Event()
         self._send_one = send_one
         self._pace = ChatPace(pace)
@@ -167,9 +177,16 @@ class Delivery:
                     await self.app.mark_sent(message.id, outcome="superseded")
                     continue
                 await asyncio.sleep(self._pace.delay(address))
+                batch = [message]
+                while self._merge and queue and plain(message) and plain(queue[0]):
+                    batch.append(queue.popleft())
+                if len(batch) > 1:
+                    merged = Reply(text="\n\n".join(m.reply.text for m in batch))
+                    message = replace(message, reply=merged)
                 async with self._wire:
                     delivered_as, outcome = await self._send_until_done(message)
-                await self.app.mark_sent(message.id, delivered_as, outcome)
+                for done in batch:
+                    await self.app.mark_sent(done.id, delivered_as, outcome)
         except Exception:
             log.exception("delivery to %s stopped; the rest waits for the next start", address)
         finally:

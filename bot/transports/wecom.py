@@ -12,6 +12,7 @@ import asyncio
 import logging
 import uuid
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from xml.etree.ElementTree import Element
@@ -37,6 +38,7 @@ from bot.transports.delivery import (
 from bot.transports.wecom_api import NOT_A_MEMBER, RATE_LIMITED, WeComClient, WeComError
 from bot.transports.wecom_crypto import CryptoError, WeComCrypto
 from handlers.geo import gcj02_to_wgs84, wgs84_to_gcj02
+from handlers.handling import ROBOT
 
 PLATFORM = "wecom"
 PATH = "/wecom"
@@ -44,6 +46,8 @@ MAX_SKEW_S = 300
 """A callback whose timestamp is further than this from now is refused (a replay)."""
 PACE = Pace(burst=10, per_s=0.5)
 """WeCom drops, silently, more than about 30 messages a minute to one member."""
+ROBOT_PACE = Pace(burst=5, per_s=15 / 60)
+"""A group robot takes at most 20 messages a minute; alerts waiting meanwhile are merged."""
 TEXT_LIMIT = 600
 """Characters per text message: WeCom's limit is 2048 bytes, and Chinese takes three each."""
 CARD_BUTTONS = 6
@@ -151,10 +155,10 @@ class Callback:
 class Incoming:
     """Turns a decrypted WeCom message into a core event, one member at a time."""
 
-    def __init__(self, app: App, client: WeComClient, delivery: Delivery) -> None:
+    def __init__(self, app: App, client: WeComClient, wake: Callable[[], None]) -> None:
         self._app = app
         self._client = client
-        self._delivery = delivery
+        self._wake = wake
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._downloads = app.settings.data_dir / "downloads"
         self._downloads.mkdir(parents=True, exist_ok=True)
@@ -172,7 +176,7 @@ class Incoming:
             finally:
                 if event.file is not None:
                     await asyncio.to_thread(event.file.unlink, missing_ok=True)
-        self._delivery.wake.set()
+        self._wake()
 
     async def event_from(self, message: dict[str, str]) -> Event | None:
         who = f"{PLATFORM}:{message['FromUserName']}"
@@ -308,6 +312,24 @@ def sender(app: App, client: WeComClient) -> SendOne:
     return send_one
 
 
+def robot_sender(app: App, client: WeComClient) -> SendOne:
+    """Posts to a branch's group robot webhook (``wecomrobot:<branch id>``)."""
+
+    async def send_one(message: Outgoing) -> str:
+        webhook = await app.robot_webhook(int(message.address))
+        if not webhook:
+            raise Unreachable("the branch has no group robot any more")
+        try:
+            await client.post_robot(webhook, message.reply.text[: TEXT_LIMIT * 3])
+        except WeComError as bad:
+            raise (Transient if bad.code in RATE_LIMITED else Refused)(str(bad)) from bad
+        except (aiohttp.ClientError, TimeoutError) as trouble:
+            raise Transient(str(trouble)) from trouble
+        return ""
+
+    return send_one
+
+
 class WeComRunner:
     """The callback server, the delivery worker and the scheduler, started and stopped together."""
 
@@ -324,10 +346,15 @@ class WeComRunner:
             settings.wecom_token.value, settings.wecom_aes_key.value, settings.wecom_corp_id
         )
         self.delivery = Delivery(app, PLATFORM, sender(app, self.client), PACE)
-        self.callback = Callback(app, crypto, Incoming(app, self.client, self.delivery))
-        self.scheduler = Scheduler(app, after_run=self.delivery.wake.set)
+        self.robots = Delivery(app, ROBOT, robot_sender(app, self.client), ROBOT_PACE, merge=True)
+        self.callback = Callback(app, crypto, Incoming(app, self.client, self.wake))
+        self.scheduler = Scheduler(app, after_run=self.wake)
         self._site_runner: web.AppRunner | None = None
         self.port = 0
+
+    def wake(self) -> None:
+        self.delivery.wake.set()
+        self.robots.wake.set()
 
     async def start(self, listen: str) -> None:
         host, _, port = listen.rpartition(":")
@@ -338,6 +365,7 @@ class WeComRunner:
         await web.TCPSite(self._site_runner, host or "0.0.0.0", int(port)).start()
         self.port = self._site_runner.addresses[0][1]
         self.delivery.start()
+        self.robots.start()
         await self.scheduler.start()
 
     async def stop(self) -> None:
@@ -346,6 +374,7 @@ class WeComRunner:
         if self._site_runner is not None:
             await self._site_runner.cleanup()
         await self.delivery.stop()
+        await self.robots.stop()
         await self.client.close()
 
 

@@ -99,6 +99,12 @@ class WeComClient:
             raise WeComError(81013, f"invalid user {invalid}")
         return str(answer.get("msgid", ""))
 
+    async def post_robot(self, webhook: str, text: str) -> None:
+        """A group robot's webhook carries its own key: no access token."""
+        await self._checked(
+            self._http().post(webhook, json={"msgtype": "text", "text": {"content": text}})
+        )
+
     async def upload(self, kind: str, path: Path) -> str:
         data = aiohttp.FormData()
         content = await asyncio.to_thread(path.read_bytes)
