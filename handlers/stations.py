@@ -274,9 +274,9 @@ async def show_nearest(
     radius = ctx.settings.station_radius_m
     found = await nearest(ctx.tx, latitude, longitude, ctx.now, radius, filters)
     if not found:
-        await ctx.say("stations.none_near", km=f"{radius / 1000:g}")
+        none = ctx.t("stations.none_near", km=f"{radius / 1000:g}")
         await ctx.reply(
-            ctx.t("stations.suggest_hint"),
+            f"{none}\n{ctx.t('stations.suggest_hint')}",
             ((ctx.menu_button("stations.suggest", "stationfb:new"),),),
         )
         return
