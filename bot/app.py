@@ -73,6 +73,10 @@ class App:
             admins = self.settings.admins | await branches.appointed_admins(tx)
         return {**dict.fromkeys(secretaries, "secretary"), **dict.fromkeys(admins, "admin")}
 
+    async def lang_of(self, user_id: str) -> str:
+        async with self.db.transaction() as tx:
+            return await users.lang_of(tx, user_id)
+
     async def robot_webhook(self, branch_id: int) -> str:
         async with self.db.transaction() as tx:
             branch = await branches.get(tx, branch_id)

@@ -291,3 +291,15 @@ async def test_a_branch_group_robot_gets_alerts_without_names_merged_under_its_l
     bot.wake()
     await bot.robots.idle()
     assert wecom.robot[1:] == [("robot-key", "提醒 0\n\n提醒 1\n\n提醒 2")]
+
+
+async def test_the_numbered_list_speaks_the_members_language(
+    bot: WeComRunner, wecom: FakeWeCom
+) -> None:
+    zhang = member(bot)
+    await zhang.say("/lang en")
+    await zhang.say("/start")
+    await bot.callback.drain()
+    await bot.delivery.idle()
+    menu = text_of(wecom.to("zhangsan")[-1])
+    assert "👉 Reply with a number:\n1. 📷 Report a hazard" in menu

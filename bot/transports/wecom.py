@@ -250,14 +250,14 @@ def chunks(text: str) -> list[str]:
     return [text[i : i + TEXT_LIMIT] for i in range(0, len(text), TEXT_LIMIT)] or [""]
 
 
-def renderings(app: App, reply: Reply, address: str, task: str) -> list[dict[str, Any]]:
+def renderings(app: App, reply: Reply, address: str, task: str, lang: str) -> list[dict[str, Any]]:
     """The WeCom messages for one reply, files aside. Up to six buttons become a template
     card; more, a numbered list the member answers with a number."""
     hint = ""
     if reply.request is Request.LOCATION:
-        hint = app.catalog.t("zh", "wecom.share_location")
+        hint = app.catalog.t(lang, "wecom.share_location")
     elif reply.request is Request.CONTACT:
-        hint = app.catalog.t("zh", "wecom.type_phone")
+        hint = app.catalog.t(lang, "wecom.type_phone")
     text = "\n".join(part for part in (reply.text, hint) if part)
     if reply.venue is not None:
         lat, lon = wgs84_to_gcj02(reply.venue.latitude, reply.venue.longitude)
@@ -277,7 +277,7 @@ def renderings(app: App, reply: Reply, address: str, task: str) -> list[dict[str
         }
         return [{"touser": address, "msgtype": "template_card", "template_card": card}]
     if buttons:
-        text = f"{text}\n{app.catalog.t('zh', 'wecom.reply_number')}\n{numbered(reply)}"
+        text = f"{text}\n{app.catalog.t(lang, 'wecom.reply_number')}\n{numbered(reply)}"
     return [
         {"touser": address, "msgtype": "text", "text": {"content": part}}
         for part in chunks(text)
@@ -291,7 +291,8 @@ def sender(app: App, client: WeComClient) -> SendOne:
         task = f"nx{message.id}{uuid.uuid4().hex[:8]}"
         try:
             sent = ""
-            for payload in renderings(app, reply, address, task):
+            lang = await app.lang_of(message.recipient)
+            for payload in renderings(app, reply, address, task, lang):
                 sent = await client.send(payload)
             for kind, path in (("image", reply.photo), ("file", reply.document)):
                 if path:
