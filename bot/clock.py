@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
@@ -36,3 +36,10 @@ class ManualClock:
 
     def set(self, moment: datetime) -> None:
         self._now = moment.astimezone(UTC)
+
+
+def next_daily(after: datetime, at: time) -> datetime:
+    """The first time of day ``at`` in China strictly after ``after``."""
+    local = after.astimezone(CHINA)
+    today = datetime.combine(local.date(), at, tzinfo=CHINA)
+    return today if today > local else today + timedelta(days=1)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from bot.clock import CHINA
+from bot.clock import next_daily
 from handlers.context import Context
 from storage import branches, reports
 
@@ -16,9 +16,7 @@ are skipped one by one and today's, if due, goes out."""
 
 
 def next_digest(ctx: Context, after: datetime) -> datetime:
-    local = after.astimezone(CHINA)
-    today = datetime.combine(local.date(), ctx.settings.digest_at, tzinfo=CHINA)
-    return today if today > local else today + timedelta(days=1)
+    return next_daily(after, ctx.settings.digest_at)
 
 
 async def ensure(ctx: Context) -> None:

@@ -14,7 +14,7 @@ from datetime import datetime
 from bot.clock import Clock
 from bot.config import Settings
 from bot.i18n import DEFAULT_LANG, Catalog
-from handlers import activities, deadlines, digest, quiet
+from handlers import activities, deadlines, digest, housekeeping, quiet
 from handlers.context import Context
 from storage import timers
 from storage.db import Database
@@ -46,6 +46,10 @@ async def _digest(ctx: Context, timer: Timer) -> str:
     return await digest.send(ctx, timer.due_at)
 
 
+async def _sweep(ctx: Context, _: Timer) -> str:
+    return await housekeeping.sweep(ctx)
+
+
 async def _invite(ctx: Context, timer: Timer) -> str:
     return await activities.invite_due(ctx, timer.payload)
 
@@ -61,6 +65,7 @@ HANDLERS: dict[str, Handler] = {
     digest.DIGEST: _digest,
     activities.INVITE: _invite,
     activities.REMIND: _remind,
+    housekeeping.HOUSEKEEPING: _sweep,
 }
 
 
@@ -84,7 +89,9 @@ class TimerRunner:
     async def prepare(self) -> None:
         """At start: make sure the recurring timers exist."""
         async with self._db.transaction() as tx:
-            await digest.ensure(self._context(tx, self._clock.now()))
+            ctx = self._context(tx, self._clock.now())
+            await digest.ensure(ctx)
+            await housekeeping.ensure(ctx)
 
     async def run_due(self) -> int:
         """Handles every timer due by now; returns how many."""

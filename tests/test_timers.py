@@ -9,8 +9,9 @@ import pytest
 
 from bot.app import App
 from bot.clock import CHINA, ManualClock
+from bot.events import Event, EventKind
 from bot.transports.telegram import TelegramRunner
-from storage import reports, users
+from storage import outbox, reports, users
 from tests.chat import Chat
 from tests.conftest import TELEGRAM_ADMIN as ADMIN
 from tests.conftest import Restart
@@ -193,3 +194,24 @@ async def test_over_telegram_the_scheduler_releases_what_the_quiet_hours_held(
         assert "周末有义诊" in (await server.wait_sent(rider, 1))[0].text
     await server.wait_for(lambda: any("群发完成" in c.text for c in server.sent_to(ADMIN)))
     assert runner.scheduler.planned != release
+
+
+async def test_the_nightly_sweep_forgets_old_deliveries_but_not_what_riders_filed(
+    app: App, clock: ManualClock
+) -> None:
+    rider = Chat(app, "rider")
+    ref, _ = await grievance(rider)
+    start = Event("console:rider", EventKind.COMMAND, command="start", update_key="telegram:1")
+    assert (await app.handle(start)).fresh
+    await pushes(app, "")
+
+    await at(app, clock, datetime(2026, 10, 10, 4, 0, tzinfo=CHINA))
+    assert not (await app.handle(start)).fresh
+    async with app.db.transaction() as tx:
+        assert await outbox.to_recipient(tx, "console:rider") != []
+
+    await at(app, clock, datetime(2026, 10, 31, 4, 0, tzinfo=CHINA))
+    async with app.db.transaction() as tx:
+        assert await outbox.to_recipient(tx, "console:rider") == []
+        assert await reports.get(tx, ref) is not None
+    assert (await app.handle(start)).fresh
