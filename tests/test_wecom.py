@@ -303,3 +303,16 @@ async def test_the_numbered_list_speaks_the_members_language(
     await bot.delivery.idle()
     menu = text_of(wecom.to("zhangsan")[-1])
     assert "👉 Reply with a number:\n1. 📷 Report a hazard" in menu
+
+
+async def test_a_garbled_message_is_skipped_and_the_member_is_still_answered(
+    bot: WeComRunner, wecom: FakeWeCom
+) -> None:
+    zhang = member(bot)
+    assert await zhang.post(zhang.xml("location", Location_X="north", Location_Y="east")) == 200
+    await zhang.say("/start")
+    await bot.callback.drain()
+    await bot.delivery.idle()
+    assert [text_of(m).splitlines()[0] for m in wecom.to("zhangsan")] == [
+        "👋 你好，骑手朋友！这里是暖新。"
+    ]

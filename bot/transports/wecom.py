@@ -167,15 +167,23 @@ class Incoming:
         sender = message.get("FromUserName", "")
         if not sender:
             return
-        async with self._locks[sender]:
-            event = await self.event_from(message)
-            if event is None:
-                return
+        lock = self._locks[sender]
+        async with lock:
             try:
-                await self._app.handle(event)
-            finally:
-                if event.file is not None:
-                    await asyncio.to_thread(event.file.unlink, missing_ok=True)
+                event = await self.event_from(message)
+            except (KeyError, ValueError):
+                log.warning(
+                    "WeCom %s message from %s not understood", message.get("MsgType"), sender
+                )
+                event = None
+            if event is not None:
+                try:
+                    await self._app.handle(event)
+                finally:
+                    if event.file is not None:
+                        await asyncio.to_thread(event.file.unlink, missing_ok=True)
+        if not lock.locked() and self._locks.get(sender) is lock:
+            del self._locks[sender]
         self._wake()
 
     async def event_from(self, message: dict[str, str]) -> Event | None:
