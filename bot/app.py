@@ -58,13 +58,19 @@ class App:
             return await outbox.unsent(tx, platform, after)
 
     async def mark_sent(
-        self, message_id: int, delivered_as: str | None = None, outcome: str = "sent"
+        self,
+        message_id: int,
+        delivered_as: str | None = None,
+        outcome: str = "sent",
+        *,
+        of_broadcast: bool = False,
     ) -> None:
-        """A transport is done with a message; a broadcast's progress moves with it."""
+        """A transport is done with a message; a broadcast's progress moves with its copies."""
         async with self.db.transaction() as tx:
             now = self.clock.now()
             await outbox.mark_sent(tx, message_id, now, delivered_as, outcome)
-            await broadcast.on_delivery(tx, self.catalog, message_id, now)
+            if of_broadcast:
+                await broadcast.on_delivery(tx, self.catalog, message_id, now)
 
     async def staff(self) -> dict[str, str]:
         """Admins and secretaries by user id: "admin" or "secretary"."""

@@ -115,6 +115,8 @@ class Outgoing:
     id: int
     recipient: str
     reply: Reply = field(default_factory=Reply)
+    broadcast_id: int | None = None
+    """Set on each copy of a broadcast, whose progress moves as copies are delivered."""
 
     @property
     def platform(self) -> str:

@@ -61,7 +61,7 @@ class Dispatcher:
                     menu_items=self._registry.menu(),
                     media=media,
                     is_admin=user.id in self._settings.admins
-                    or user.id in await branches.appointed_admins(tx),
+                    or await branches.is_appointed_admin(tx, user.id),
                     secretary_of=await branches.run_by(tx, user.id),
                 )
                 await self._expire_stale_draft(ctx)

@@ -162,6 +162,11 @@ async def add_admin(tx: Tx, user_id: str, by: str, now: datetime) -> bool:
     return cursor.rowcount == 1
 
 
+async def is_appointed_admin(tx: Tx, user_id: str) -> bool:
+    async with tx.execute("SELECT 1 FROM admins WHERE user_id = ?", (user_id,)) as cur:
+        return await cur.fetchone() is not None
+
+
 async def appointed_admins(tx: Tx) -> frozenset[str]:
     async with tx.execute("SELECT user_id FROM admins") as cur:
         return frozenset(row["user_id"] for row in await cur.fetchall())

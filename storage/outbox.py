@@ -29,12 +29,15 @@ async def unsent(tx: Tx, platform: str, after: int = 0, limit: int = 500) -> lis
     """Unsent messages of a platform, oldest first, from the id ``after`` on (a transport
     that already holds some in its queues asks only for newer ones)."""
     async with tx.execute(
-        "SELECT id, recipient, payload FROM outbox "
+        "SELECT id, recipient, payload, broadcast_id FROM outbox "
         "WHERE sent_at IS NULL AND id > ? AND recipient LIKE ? ORDER BY id LIMIT ?",
         (after, f"{platform}:%", limit),
     ) as cursor:
         rows = await cursor.fetchall()
-    return [Outgoing(row["id"], row["recipient"], Reply.from_json(row["payload"])) for row in rows]
+    return [
+        Outgoing(row["id"], row["recipient"], Reply.from_json(row["payload"]), row["broadcast_id"])
+        for row in rows
+    ]
 
 
 OUTCOMES = ("sent", "failed", "blocked", "superseded")

@@ -18,15 +18,15 @@ class User:
 async def touch(tx: Tx, user_id: str, now: datetime) -> User:
     """Returns the user, creating them on first contact."""
     stamp = to_db(now)
-    await tx.execute(
+    async with tx.execute(
         "INSERT INTO users (id, created_at, last_seen_at) VALUES (?, ?, ?) "
         "ON CONFLICT(id) DO UPDATE SET last_seen_at = excluded.last_seen_at, "
-        "unreachable_at = NULL",
+        "unreachable_at = NULL RETURNING id, lang",
         (user_id, stamp, stamp),
-    )
-    user = await get(tx, user_id)
-    assert user is not None
-    return user
+    ) as cursor:
+        row = await cursor.fetchone()
+    assert row is not None
+    return User(id=row["id"], lang=row["lang"])
 
 
 async def get(tx: Tx, user_id: str) -> User | None:

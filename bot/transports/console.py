@@ -106,7 +106,7 @@ class Console:
         delivered: list[Outgoing] = []
         while batch := await self.app.unsent(PLATFORM, after=delivered[-1].id if delivered else 0):
             for message in batch:
-                await self.app.mark_sent(message.id)
+                await self.app.mark_sent(message.id, of_broadcast=message.broadcast_id is not None)
             delivered += batch
         return delivered
 

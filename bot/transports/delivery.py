@@ -186,7 +186,9 @@ class Delivery:
                 async with self._wire:
                     delivered_as, outcome = await self._send_until_done(message)
                 for done in batch:
-                    await self.app.mark_sent(done.id, delivered_as, outcome)
+                    await self.app.mark_sent(
+                        done.id, delivered_as, outcome, of_broadcast=done.broadcast_id is not None
+                    )
         except Exception:
             log.exception("delivery to %s stopped; the rest waits for the next start", address)
         finally:
