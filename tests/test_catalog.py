@@ -50,3 +50,29 @@ def test_the_shipped_font_draws_chinese_not_empty_boxes(tmp_path: Path) -> None:
         assert image.format == "PNG" and image.size == (900, 560)
         darkest, _ = image.convert("L").crop((40, 140, 400, 215)).getextrema()
         assert isinstance(darkest, int) and darkest < 80
+
+
+def test_every_message_a_code_names_exists() -> None:
+    """Keys built from codes (a kind, an amenity, a status) escape the literal scan above."""
+    from bot.transports.telegram import MENUS
+    from handlers import activities, broadcast, declare, exports, organisation, stations
+
+    built = [
+        *(f"activity.kind.{k}" for k in activities.KINDS),
+        *(f"activity.recurrence.{r}" for r in activities.RECURRENCES),
+        *(f"activity.{v}" for v in ("yes", "no")),
+        *(f"activity.answered_{v}" for v in ("yes", "no")),
+        *(f"stations.amenity.{a}" for a in stations.AMENITIES),
+        *(f"stations.filter.{f}" for f in stations.FILTERS),
+        *(f"branch.kind.{k}" for k in organisation.KINDS),
+        *(f"review.status.{s}" for s in ("pending", "verified", "rejected")),
+        *(f"review.{p}_{s}" for p in ("done", "you") for s in ("verified", "rejected")),
+        *(f"deadline.{p}_{s}" for p in ("soon", "overdue") for s in ("ack", "answer")),
+        *(f"handle.ask_{v}" for v in ("res", "rej", "dup")),
+        *(f"export.{w}" for w in exports.WHAT),
+        *(f"broadcast.audience.{a.value}" for a in broadcast.AUDIENCES),
+        *(f"command.{c}" for c in MENUS["admin"]),
+        *(f"political.{p.value}" for p in declare.POLITICAL_STATUSES),
+        *(f"duty.{d.value}" for d in declare.DUTIES),
+    ]
+    assert [key for key in built if key not in catalog().all_keys()] == []
