@@ -93,29 +93,41 @@ def station_from(row: dict[str, str], default_datum: str = "wgs84") -> NewStatio
         raise RowError("stations.row.outside_china", lat=lat, lon=lon)
     if datum == "gcj02":
         lat, lon = gcj02_to_wgs84(lat, lon)
-    try:
-        hours = parse_hours(row.get("hours") or "")
-    except HoursError as bad:
-        raise RowError(
-            "stations.row.bad_hours", value=row.get("hours") or "", why=str(bad)
-        ) from None
-    amenities = tuple(
-        _code(item, AMENITIES, "stations.row.bad_amenity")
-        for item in (row.get("amenities") or "").replace("、", ";").replace(",", ";").split(";")
-        if item.strip()
-    )
     return NewStation(
         name=name,
         kind=_code(row.get("kind") or "station", KINDS, "stations.row.bad_kind"),
         address=(row.get("address") or "").strip(),
         latitude=round(lat, 7),
         longitude=round(lon, 7),
-        hours=to_json(hours),
-        amenities=amenities,
+        hours=hours_from(row.get("hours") or ""),
+        amenities=amenities_from(row.get("amenities") or ""),
         phone=(row.get("phone") or "").strip(),
         operator=(row.get("operator") or "").strip(),
         offer=(row.get("offer") or "").strip(),
     )
+
+
+def hours_from(raw: str) -> dict[str, list[list[int]]]:
+    try:
+        return to_json(parse_hours(raw))
+    except HoursError as bad:
+        raise RowError("stations.row.bad_hours", value=raw, why=str(bad)) from None
+
+
+def amenities_from(raw: str) -> tuple[str, ...]:
+    items = raw.replace("、", ";").replace(",", ";").split(";")
+    return tuple(_code(i, AMENITIES, "stations.row.bad_amenity") for i in items if i.strip())
+
+
+def field_from(field: str, raw: str) -> Any:
+    """One editable field, checked as an import checks it."""
+    if field == "hours":
+        return hours_from(raw)
+    if field == "amenities":
+        return amenities_from(raw)
+    if field == "name" and not raw.strip():
+        raise RowError("stations.row.no_name")
+    return raw.strip()
 
 
 def read_rows(path: Path) -> list[dict[str, str]]:
@@ -389,22 +401,11 @@ async def edit_command(ctx: Context, arguments: str) -> None:
         await ctx.say("stations.edit_usage", fields=" ".join(EDITABLE))
         return
     field, value = parts[1], parts[2]
-    current: dict[str, Any] = {
-        "name": station.name,
-        "lat": str(station.latitude),
-        "lon": str(station.longitude),
-        "kind": station.kind,
-        "address": station.address,
-        "hours": value if field == "hours" else "24h",
-        "amenities": ";".join(station.amenities),
-        field: value,
-    }
     try:
-        checked = station_from(current)
+        changed = replace(station, **{field: field_from(field, value)})
     except RowError as bad:
         await ctx.say(bad.key, **bad.params)
         return
-    changed = replace(station, **{field: getattr(checked, field)})
     await stations.update(ctx.tx, changed, ctx.now)
     await audit.record(
         ctx.tx, ctx.user.id, "station_edit", str(station.id), ctx.now, f"{field}={value}"
