@@ -16,6 +16,8 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.local_server import LocalServer
+
 TOKEN = "123456:TEST-token"
 
 
@@ -42,7 +44,7 @@ class Call:
 
 
 @dataclass
-class FakeTelegram:
+class FakeTelegram(LocalServer):
     updates: list[dict[str, Any]] = field(default_factory=list)
     calls: list[Call] = field(default_factory=list)
     refused: list[Call] = field(default_factory=list)
@@ -57,9 +59,6 @@ class FakeTelegram:
     _delivered: dict[int, list[Call]] = field(default_factory=dict)
     """Chat → what reached it, for tests that wait on one chat among thousands."""
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
-    _changed: asyncio.Condition = field(default_factory=asyncio.Condition)
-    _runner: web.AppRunner | None = None
-    port: int = 0
 
     @property
     def api_url(self) -> str:
@@ -69,19 +68,11 @@ class FakeTelegram:
     def file_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/file/bot"
 
-    async def start(self) -> None:
-        server = web.Application()
-        server.router.add_post("/bot{token}/{method}", self._method)
-        server.router.add_get("/file/bot{token}/{path:.*}", self._file)
-        self._runner = web.AppRunner(server, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", self.port)
-        await site.start()
-        self.port = self._runner.addresses[0][1]
-
-    async def stop(self) -> None:
-        if self._runner:
-            await self._runner.cleanup()
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            web.post("/bot{token}/{method}", self._method),
+            web.get("/file/bot{token}/{path:.*}", self._file),
+        ]
 
     # --- what users do -------------------------------------------------------------------
     def _user(self, user_id: int) -> dict[str, Any]:
@@ -175,10 +166,6 @@ class FakeTelegram:
     # --- what the test waits for ---------------------------------------------------------
     def sent_to(self, chat_id: int) -> list[Call]:
         return list(self._delivered.get(chat_id, ()))
-
-    async def wait_for(self, predicate: Any, within: float = 10) -> None:
-        async with self._changed:
-            await asyncio.wait_for(self._changed.wait_for(predicate), within)
 
     async def wait_sent(self, chat_id: int, count: int, within: float = 10) -> list[Call]:
         """Waits until the chat has received ``count`` messages in all; returns them."""

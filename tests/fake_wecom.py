@@ -7,7 +7,6 @@ records every message sent; it can expire the access token once, to exercise the
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import json
 import secrets
@@ -20,6 +19,7 @@ import aiohttp
 from aiohttp import web
 
 from bot.transports.wecom_crypto import WeComCrypto
+from tests.local_server import LocalServer
 
 CORP_ID = "ww1436e0e65a779aee"
 AGENT_ID = "1000002"
@@ -29,7 +29,7 @@ AES_KEY = "6qkdMrq68nTKduznJYO1A37W2oEgpkMUvkttRToqhUt"
 
 
 @dataclass
-class FakeWeCom:
+class FakeWeCom(LocalServer):
     sent: list[dict[str, Any]] = field(default_factory=list)
     media: dict[str, bytes] = field(default_factory=dict)
     robot: list[tuple[str, str]] = field(default_factory=list)
@@ -40,36 +40,22 @@ class FakeWeCom:
     """Members no longer in the app: sending to them reports them invalid."""
     _token: str = ""
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
-    _changed: asyncio.Condition = field(default_factory=asyncio.Condition)
-    _runner: web.AppRunner | None = None
-    port: int = 0
 
     @property
     def api_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/cgi-bin"
 
-    async def start(self) -> None:
-        server = web.Application()
-        server.router.add_get("/cgi-bin/gettoken", self._gettoken)
-        server.router.add_post("/cgi-bin/message/send", self._send)
-        server.router.add_post("/cgi-bin/media/upload", self._upload)
-        server.router.add_get("/cgi-bin/media/get", self._get)
-        server.router.add_post("/cgi-bin/webhook/send", self._robot)
-        self._runner = web.AppRunner(server, access_log=None)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
-        self.port = self._runner.addresses[0][1]
-
-    async def stop(self) -> None:
-        if self._runner:
-            await self._runner.cleanup()
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            web.get("/cgi-bin/gettoken", self._gettoken),
+            web.post("/cgi-bin/message/send", self._send),
+            web.post("/cgi-bin/media/upload", self._upload),
+            web.get("/cgi-bin/media/get", self._get),
+            web.post("/cgi-bin/webhook/send", self._robot),
+        ]
 
     def to(self, user: str) -> list[dict[str, Any]]:
         return [m for m in self.sent if m["touser"] == user]
-
-    async def wait_for(self, predicate: Any, within: float = 10) -> None:
-        async with self._changed:
-            await asyncio.wait_for(self._changed.wait_for(predicate), within)
 
     async def _gettoken(self, request: web.Request) -> web.Response:
         if request.query.get("corpsecret") != SECRET or request.query.get("corpid") != CORP_ID:

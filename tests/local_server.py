@@ -1,0 +1,36 @@
+"""What the local stand-ins for Telegram and WeCom share: a loopback HTTP server on a free
+port, and a way for tests to wait until what it recorded satisfies them."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+
+@dataclass
+class LocalServer:
+    _changed: asyncio.Condition = field(default_factory=asyncio.Condition)
+    _runner: web.AppRunner | None = None
+    port: int = 0
+
+    def routes(self) -> list[web.RouteDef]:
+        raise NotImplementedError
+
+    async def start(self) -> None:
+        server = web.Application()
+        server.add_routes(self.routes())
+        self._runner = web.AppRunner(server, access_log=None)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
+        self.port = self._runner.addresses[0][1]
+
+    async def stop(self) -> None:
+        if self._runner:
+            await self._runner.cleanup()
+
+    async def wait_for(self, predicate: Any, within: float = 10) -> None:
+        async with self._changed:
+            await asyncio.wait_for(self._changed.wait_for(predicate), within)
