@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -43,6 +43,12 @@ class Scheduler:
         """When the job will next run."""
         return self._planned
 
+    @property
+    def alarm(self) -> datetime | None:
+        """When, on the system's clock, the job will ring."""
+        job = self._aps.get_job(JOB)
+        return job.next_run_time if job else None
+
     def wake_at(self, times: Sequence[datetime]) -> None:
         if times and (self._planned is None or min(times) < self._planned):
             self._plan(min(times))
@@ -58,11 +64,15 @@ class Scheduler:
             self._plan(upcoming[0])
 
     def _plan(self, when: datetime) -> None:
+        """Due times are on the app's clock; APScheduler's alarm rings on the system's. The job
+        is planned after the same delay, so a clock set elsewhere (a test's, a replay's) never
+        makes the alarm ring again and again for a time that has not come."""
         self._planned = when
+        delay = max(when - self._app.clock.now(), timedelta(0))
         self._aps.add_job(
             self.fire,
             "date",
-            run_date=when,
+            run_date=datetime.now(UTC) + delay,
             id=JOB,
             replace_existing=True,
             misfire_grace_time=None,

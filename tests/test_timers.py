@@ -215,3 +215,15 @@ async def test_the_nightly_sweep_forgets_old_deliveries_but_not_what_riders_file
         assert await outbox.to_recipient(tx, "console:rider") == []
         assert await reports.get(tx, ref) is not None
     assert (await app.handle(start)).fresh
+
+
+async def test_the_alarm_rings_after_the_apps_delay_even_when_its_clock_is_elsewhere(
+    runner: TelegramRunner, clock: ManualClock
+) -> None:
+    """This test's clock stands two months before the machine's: the nightly sweep is due at
+    03:30 tomorrow by it, and the alarm must not ring at once (and again, and again)."""
+    assert runner.scheduler.planned == datetime(2026, 10, 1, 3, 30, tzinfo=CHINA)
+    alarm = runner.scheduler.alarm
+    assert alarm is not None
+    ahead = alarm - datetime.now(CHINA)
+    assert timedelta(hours=12) < ahead < timedelta(hours=13)
