@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from storage.db import Tx
+from storage.db import Tx, fetch_all, fetch_one
 from storage.timefmt import from_db, to_db
 
 
@@ -74,11 +74,12 @@ async def create(tx: Tx, new: NewActivity, branch_ids: list[int], now: datetime)
 
 
 async def _activity(tx: Tx, row: Any) -> Activity:
-    async with tx.execute(
+    rows = await fetch_all(
+        tx,
         "SELECT branch_id FROM activity_branches WHERE activity_id = ? ORDER BY branch_id",
         (row["id"],),
-    ) as cur:
-        branch_ids = tuple(r[0] for r in await cur.fetchall())
+    )
+    branch_ids = tuple(r[0] for r in rows)
     values = dict(row)
     values["starts_at"] = from_db(values["starts_at"])
     return Activity(branch_ids=branch_ids, **values)
@@ -86,8 +87,7 @@ async def _activity(tx: Tx, row: Any) -> Activity:
 
 async def get(tx: Tx, activity_id: int) -> Activity | None:
     sql = f"SELECT {_COLUMNS} FROM activities WHERE id = ?"
-    async with tx.execute(sql, (activity_id,)) as cur:
-        row = await cur.fetchone()
+    row = await fetch_one(tx, sql, (activity_id,))
     return await _activity(tx, row) if row else None
 
 
@@ -102,21 +102,21 @@ async def of_branches(
             f"WHERE id IN (SELECT activity_id FROM activity_branches WHERE branch_id IN ({marks}))"
         )
         params = tuple(sorted(branch_ids))
-    async with tx.execute(
-        f"SELECT {_COLUMNS} FROM activities {where} ORDER BY id DESC LIMIT ?", (*params, limit)
-    ) as cur:
-        rows = await cur.fetchall()
+    rows = await fetch_all(
+        tx, f"SELECT {_COLUMNS} FROM activities {where} ORDER BY id DESC LIMIT ?", (*params, limit)
+    )
     return [await _activity(tx, row) for row in rows]
 
 
 async def members(tx: Tx, activity: Activity) -> list[str]:
     """Everyone in the activity's branches."""
     marks = ", ".join("?" * len(activity.branch_ids))
-    async with tx.execute(
+    rows = await fetch_all(
+        tx,
         f"SELECT user_id FROM memberships WHERE branch_id IN ({marks}) ORDER BY user_id",
         activity.branch_ids,
-    ) as cur:
-        return [row[0] for row in await cur.fetchall()]
+    )
+    return [row[0] for row in rows]
 
 
 async def answer(
@@ -131,12 +131,13 @@ async def answer(
 
 
 async def accepted(tx: Tx, activity_id: int, occurrence: datetime) -> list[str]:
-    async with tx.execute(
+    rows = await fetch_all(
+        tx,
         "SELECT user_id FROM rsvps WHERE activity_id = ? AND occurrence = ? AND answer = 'yes' "
         "ORDER BY at",
         (activity_id, to_db(occurrence)),
-    ) as cur:
-        return [row[0] for row in await cur.fetchall()]
+    )
+    return [row[0] for row in rows]
 
 
 async def check_in(
@@ -153,7 +154,8 @@ async def check_in(
 async def attendance(tx: Tx, activity_id: int, occurrence: datetime) -> list[Attendance]:
     """Everyone who answered or checked in, for one occurrence."""
     occ = to_db(occurrence)
-    async with tx.execute(
+    rows = await fetch_all(
+        tx,
         "SELECT u.user_id, r.answer, c.at, c.method FROM "
         "(SELECT user_id FROM rsvps WHERE activity_id = ? AND occurrence = ? "
         " UNION SELECT user_id FROM checkins WHERE activity_id = ? AND occurrence = ?) u "
@@ -161,8 +163,7 @@ async def attendance(tx: Tx, activity_id: int, occurrence: datetime) -> list[Att
         "LEFT JOIN checkins c ON c.activity_id = ? AND c.occurrence = ? AND c.user_id = u.user_id "
         "ORDER BY u.user_id",
         (activity_id, occ) * 4,
-    ) as cur:
-        rows = await cur.fetchall()
+    )
     return [
         Attendance(row[0], row[1], from_db(row[2]) if row[2] else None, row[3]) for row in rows
     ]
@@ -170,9 +171,10 @@ async def attendance(tx: Tx, activity_id: int, occurrence: datetime) -> list[Att
 
 async def occurrences(tx: Tx, activity_id: int) -> list[datetime]:
     """Every occurrence anyone answered or checked in to."""
-    async with tx.execute(
+    rows = await fetch_all(
+        tx,
         "SELECT occurrence FROM rsvps WHERE activity_id = ? "
         "UNION SELECT occurrence FROM checkins WHERE activity_id = ? ORDER BY 1",
         (activity_id, activity_id),
-    ) as cur:
-        return [from_db(row[0]) for row in await cur.fetchall()]
+    )
+    return [from_db(row[0]) for row in rows]

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from storage.db import Tx
+from storage.db import Tx, fetch_all
 from storage.timefmt import from_db, to_db
 
 
@@ -33,12 +33,12 @@ async def record(
 
 async def entries(tx: Tx, limit: int = 1000) -> list[Entry]:
     """The newest entries, oldest first."""
-    async with tx.execute(
+    rows = await fetch_all(
+        tx,
         "SELECT at, actor, action, target, detail FROM "
         "(SELECT * FROM audit_log ORDER BY id DESC LIMIT ?) ORDER BY id",
         (limit,),
-    ) as cur:
-        rows = await cur.fetchall()
+    )
     return [
         Entry(from_db(r["at"]), r["actor"], r["action"], r["target"], r["detail"]) for r in rows
     ]

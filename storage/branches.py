@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from storage.db import Tx
+from storage.db import Tx, fetch_all, fetch_one
 from storage.timefmt import to_db
 
 
@@ -69,38 +69,38 @@ async def update(tx: Tx, branch: Branch) -> None:
 
 
 async def get(tx: Tx, branch_id: int) -> Branch | None:
-    async with tx.execute(f"SELECT {_COLUMNS} FROM branches WHERE id = ?", (branch_id,)) as cur:
-        row = await cur.fetchone()
+    row = await fetch_one(tx, f"SELECT {_COLUMNS} FROM branches WHERE id = ?", (branch_id,))
     return _branch(row) if row else None
 
 
 async def by_code(tx: Tx, code: str) -> Branch | None:
-    async with tx.execute(
-        f"SELECT {_COLUMNS} FROM branches WHERE code = ? COLLATE NOCASE", (code.strip(),)
-    ) as cur:
-        row = await cur.fetchone()
+    row = await fetch_one(
+        tx, f"SELECT {_COLUMNS} FROM branches WHERE code = ? COLLATE NOCASE", (code.strip(),)
+    )
     return _branch(row) if row else None
 
 
 async def all_branches(tx: Tx) -> list[Branch]:
-    async with tx.execute(f"SELECT {_COLUMNS} FROM branches ORDER BY code") as cur:
-        return [_branch(row) for row in await cur.fetchall()]
+    rows = await fetch_all(tx, f"SELECT {_COLUMNS} FROM branches ORDER BY code")
+    return [_branch(row) for row in rows]
 
 
 async def in_district(tx: Tx, district: str, station: str) -> list[Branch]:
     """Branches a declared member may want: their station's first, then their district's."""
-    async with tx.execute(
+    rows = await fetch_all(
+        tx,
         f"SELECT {_COLUMNS} FROM branches WHERE (district = ? AND district != '') "
         "OR (name LIKE '%' || ? || '%' AND ? != '') "
         "ORDER BY (name LIKE '%' || ? || '%') DESC, code LIMIT 6",
         (district, station, station, station),
-    ) as cur:
-        return [_branch(row) for row in await cur.fetchall()]
+    )
+    return [_branch(row) for row in rows]
 
 
 async def ancestors(tx: Tx, branch_id: int) -> list[Branch]:
     """The organisations above a branch, nearest first."""
-    async with tx.execute(
+    rows = await fetch_all(
+        tx,
         "WITH RECURSIVE up(id, depth) AS ("
         " SELECT parent_id, 1 FROM branches WHERE id = ? AND parent_id IS NOT NULL"
         " UNION ALL SELECT b.parent_id, up.depth + 1 FROM branches b JOIN up ON b.id = up.id"
@@ -108,8 +108,8 @@ async def ancestors(tx: Tx, branch_id: int) -> list[Branch]:
         f" SELECT {', '.join('b.' + c for c in _COLUMNS.split(', '))}"
         " FROM up JOIN branches b ON b.id = up.id ORDER BY up.depth",
         (branch_id,),
-    ) as cur:
-        return [_branch(row) for row in await cur.fetchall()]
+    )
+    return [_branch(row) for row in rows]
 
 
 async def appoint(tx: Tx, branch_id: int, user_id: str, by: str, now: datetime) -> bool:
@@ -129,29 +129,31 @@ async def dismiss(tx: Tx, branch_id: int, user_id: str) -> bool:
 
 
 async def secretaries(tx: Tx, branch_id: int) -> list[str]:
-    async with tx.execute(
+    rows = await fetch_all(
+        tx,
         "SELECT user_id FROM secretaries WHERE branch_id = ? ORDER BY appointed_at, user_id",
         (branch_id,),
-    ) as cur:
-        return [row["user_id"] for row in await cur.fetchall()]
+    )
+    return [row["user_id"] for row in rows]
 
 
 async def run_by(tx: Tx, user_id: str) -> frozenset[int]:
     """The branches this user is secretary of, and every branch below them: a committee's
     secretary oversees its branches."""
-    async with tx.execute(
+    rows = await fetch_all(
+        tx,
         "WITH RECURSIVE below(id) AS ("
         " SELECT branch_id FROM secretaries WHERE user_id = ?"
         " UNION SELECT b.id FROM branches b JOIN below ON b.parent_id = below.id)"
         " SELECT id FROM below",
         (user_id,),
-    ) as cur:
-        return frozenset(row["id"] for row in await cur.fetchall())
+    )
+    return frozenset(row["id"] for row in rows)
 
 
 async def all_secretaries(tx: Tx) -> frozenset[str]:
-    async with tx.execute("SELECT DISTINCT user_id FROM secretaries") as cur:
-        return frozenset(row["user_id"] for row in await cur.fetchall())
+    rows = await fetch_all(tx, "SELECT DISTINCT user_id FROM secretaries")
+    return frozenset(row["user_id"] for row in rows)
 
 
 async def add_admin(tx: Tx, user_id: str, by: str, now: datetime) -> bool:
@@ -163,13 +165,13 @@ async def add_admin(tx: Tx, user_id: str, by: str, now: datetime) -> bool:
 
 
 async def is_appointed_admin(tx: Tx, user_id: str) -> bool:
-    async with tx.execute("SELECT 1 FROM admins WHERE user_id = ?", (user_id,)) as cur:
-        return await cur.fetchone() is not None
+    row = await fetch_one(tx, "SELECT 1 FROM admins WHERE user_id = ?", (user_id,))
+    return row is not None
 
 
 async def appointed_admins(tx: Tx) -> frozenset[str]:
-    async with tx.execute("SELECT user_id FROM admins") as cur:
-        return frozenset(row["user_id"] for row in await cur.fetchall())
+    rows = await fetch_all(tx, "SELECT user_id FROM admins")
+    return frozenset(row["user_id"] for row in rows)
 
 
 async def join(tx: Tx, user_id: str, branch_id: int, now: datetime) -> None:
@@ -183,17 +185,17 @@ async def join(tx: Tx, user_id: str, branch_id: int, now: datetime) -> None:
 
 
 async def membership(tx: Tx, user_id: str) -> Branch | None:
-    async with tx.execute(
+    row = await fetch_one(
+        tx,
         f"SELECT {', '.join('b.' + c for c in _COLUMNS.split(', '))} FROM memberships m "
         "JOIN branches b ON b.id = m.branch_id WHERE m.user_id = ?",
         (user_id,),
-    ) as cur:
-        row = await cur.fetchone()
+    )
     return _branch(row) if row else None
 
 
 async def members(tx: Tx, branch_id: int) -> list[str]:
-    async with tx.execute(
-        "SELECT user_id FROM memberships WHERE branch_id = ? ORDER BY joined_at", (branch_id,)
-    ) as cur:
-        return [row["user_id"] for row in await cur.fetchall()]
+    rows = await fetch_all(
+        tx, "SELECT user_id FROM memberships WHERE branch_id = ? ORDER BY joined_at", (branch_id,)
+    )
+    return [row["user_id"] for row in rows]

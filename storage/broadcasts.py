@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from storage.db import Tx
+from storage.db import Tx, fetch_all, fetch_one
 from storage.timefmt import to_db
 
 PARTY_STATUSES = ("member", "probationary")
@@ -39,10 +39,10 @@ async def recipients(tx: Tx, audience: str, branch_id: int | None, author: str) 
         params = PARTY_STATUSES
     else:
         sql, params = "SELECT u.id FROM users u WHERE 1", ()
-    async with tx.execute(
-        f"{sql} AND u.unreachable_at IS NULL AND u.id != ? ORDER BY u.id", (*params, author)
-    ) as cur:
-        return [row[0] for row in await cur.fetchall()]
+    rows = await fetch_all(
+        tx, f"{sql} AND u.unreachable_at IS NULL AND u.id != ? ORDER BY u.id", (*params, author)
+    )
+    return [row[0] for row in rows]
 
 
 async def create(
@@ -72,12 +72,12 @@ async def set_progress_message(tx: Tx, broadcast_id: int, message_id: int) -> No
 
 async def of_message(tx: Tx, message_id: int) -> Broadcast | None:
     """The broadcast an outbox message is a copy of, if any."""
-    async with tx.execute(
+    row = await fetch_one(
+        tx,
         "SELECT b.id, b.author, b.total, b.progress_message, b.finished_at FROM outbox o "
         "JOIN broadcasts b ON b.id = o.broadcast_id WHERE o.id = ?",
         (message_id,),
-    ) as cur:
-        row = await cur.fetchone()
+    )
     if row is None:
         return None
     return Broadcast(row[0], row[1], row[2], row[3], row[4] is not None)
@@ -85,12 +85,13 @@ async def of_message(tx: Tx, message_id: int) -> Broadcast | None:
 
 async def outcomes(tx: Tx, broadcast_id: int) -> dict[str, int]:
     """Copies by outcome: sent, failed, blocked; those still waiting are not counted."""
-    async with tx.execute(
+    rows = await fetch_all(
+        tx,
         "SELECT outcome, COUNT(*) FROM outbox WHERE broadcast_id = ? AND outcome IS NOT NULL "
         "GROUP BY outcome",
         (broadcast_id,),
-    ) as cur:
-        return {row[0]: row[1] for row in await cur.fetchall()}
+    )
+    return {row[0]: row[1] for row in rows}
 
 
 async def finish(tx: Tx, broadcast_id: int, now: datetime) -> None:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from storage.db import Tx
+from storage.db import Tx, fetch_one
 from storage.timefmt import from_db, to_db
 
 
@@ -23,12 +23,12 @@ class Conversation:
 
 
 async def get(tx: Tx, user_id: str) -> Conversation | None:
-    async with tx.execute(
+    row = await fetch_one(
+        tx,
         "SELECT user_id, flow, step, draft, token, started_at, updated_at "
         "FROM conversations WHERE user_id = ?",
         (user_id,),
-    ) as cursor:
-        row = await cursor.fetchone()
+    )
     if row is None:
         return None
     return Conversation(

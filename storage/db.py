@@ -4,15 +4,31 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import aiosqlite
 
 from storage.migrations import MIGRATIONS
 
 Tx = aiosqlite.Connection
+
+
+async def fetch_all(tx: Tx, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
+    """Runs a query and reads its rows in one trip to the database thread.
+
+    A cursor costs a trip to execute, one to fetch and one to close, and each trip waits for
+    the thread to take the GIL from the event loop; on a busy bot those waits, not SQLite,
+    are the cost of a query.
+    """
+    return list(await tx.execute_fetchall(sql, params))
+
+
+async def fetch_one(tx: Tx, sql: str, params: Iterable[Any] = ()) -> sqlite3.Row | None:
+    """The first row of a query that returns at most a few, in one trip."""
+    return next(iter(await fetch_all(tx, sql, params)), None)
 
 
 class Database:
@@ -44,8 +60,7 @@ class Database:
         await self._conn.close()
 
     async def schema_version(self) -> int:
-        async with self._conn.execute("PRAGMA user_version") as cursor:
-            row = await cursor.fetchone()
+        row = await fetch_one(self._conn, "PRAGMA user_version")
         return int(row[0]) if row else 0
 
     async def migrate(self, target_version: int | None = None) -> None:
@@ -77,7 +92,8 @@ class Database:
 
     async def schema(self) -> list[tuple[str, str]]:
         """The schema as (name, sql) pairs, for checking migrations converge."""
-        async with self._conn.execute(
-            "SELECT name, sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY type, name"
-        ) as cursor:
-            return [(row[0], row[1]) for row in await cursor.fetchall()]
+        rows = await fetch_all(
+            self._conn,
+            "SELECT name, sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY type, name",
+        )
+        return [(row[0], row[1]) for row in rows]

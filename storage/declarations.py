@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from datetime import datetime
 
-from storage.db import Tx
+from storage.db import Tx, fetch_all, fetch_one
 from storage.timefmt import from_db, to_db
 
 
@@ -43,10 +43,7 @@ def _from_row(row: dict[str, object]) -> Declaration:
 
 
 async def get(tx: Tx, user_id: str) -> Declaration | None:
-    async with tx.execute(
-        f"SELECT {_COLUMNS} FROM declarations WHERE user_id = ?", (user_id,)
-    ) as cursor:
-        row = await cursor.fetchone()
+    row = await fetch_one(tx, f"SELECT {_COLUMNS} FROM declarations WHERE user_id = ?", (user_id,))
     return _from_row(dict(row)) if row else None
 
 
@@ -73,8 +70,8 @@ async def delete(tx: Tx, user_id: str) -> bool:
 
 
 async def all_declarations(tx: Tx) -> list[Declaration]:
-    async with tx.execute(f"SELECT {_COLUMNS} FROM declarations ORDER BY created_at") as cur:
-        return [_from_row(dict(row)) for row in await cur.fetchall()]
+    rows = await fetch_all(tx, f"SELECT {_COLUMNS} FROM declarations ORDER BY created_at")
+    return [_from_row(dict(row)) for row in rows]
 
 
 async def review(
@@ -97,9 +94,10 @@ async def pending(tx: Tx, branch_ids: frozenset[int] | None) -> list[Declaration
         marks = ", ".join("?" * len(branch_ids))
         where += f" AND m.branch_id IN ({marks})"
         params = sorted(branch_ids)
-    async with tx.execute(
+    rows = await fetch_all(
+        tx,
         f"SELECT {columns} FROM declarations d LEFT JOIN memberships m ON m.user_id = d.user_id "
         f"WHERE {where} ORDER BY d.updated_at LIMIT 50",
         params,
-    ) as cur:
-        return [_from_row(dict(row)) for row in await cur.fetchall()]
+    )
+    return [_from_row(dict(row)) for row in rows]

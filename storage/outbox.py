@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from bot.events import Outgoing, Reply
-from storage.db import Tx
+from storage.db import Tx, fetch_all, fetch_one
 from storage.timefmt import to_db
 
 
@@ -28,12 +28,12 @@ async def add(
 async def unsent(tx: Tx, platform: str, after: int = 0, limit: int = 500) -> list[Outgoing]:
     """Unsent messages of a platform, oldest first, from the id ``after`` on (a transport
     that already holds some in its queues asks only for newer ones)."""
-    async with tx.execute(
+    rows = await fetch_all(
+        tx,
         "SELECT id, recipient, payload, broadcast_id FROM outbox "
         "WHERE sent_at IS NULL AND id > ? AND recipient LIKE ? ORDER BY id LIMIT ?",
         (after, f"{platform}:%", limit),
-    ) as cursor:
-        rows = await cursor.fetchall()
+    )
     return [
         Outgoing(row["id"], row["recipient"], Reply.from_json(row["payload"]), row["broadcast_id"])
         for row in rows
@@ -59,27 +59,26 @@ async def mark_sent(
 
 async def delivered_as(tx: Tx, message_id: int) -> str | None:
     """The platform's id of a sent message; None while it is unsent."""
-    async with tx.execute("SELECT delivered_as FROM outbox WHERE id = ?", (message_id,)) as cursor:
-        row = await cursor.fetchone()
+    row = await fetch_one(tx, "SELECT delivered_as FROM outbox WHERE id = ?", (message_id,))
     return row["delivered_as"] if row else None
 
 
 async def last_with_buttons(tx: Tx, recipient: str) -> Reply | None:
     """The newest message to this user that carried buttons (what a tap refers to)."""
-    async with tx.execute(
+    row = await fetch_one(
+        tx,
         "SELECT payload FROM outbox WHERE recipient = ? AND has_buttons = 1 "
         "ORDER BY id DESC LIMIT 1",
         (recipient,),
-    ) as cursor:
-        row = await cursor.fetchone()
+    )
     return Reply.from_json(row["payload"]) if row else None
 
 
 async def to_recipient(tx: Tx, recipient: str) -> list[Outgoing]:
     """Every message ever queued for one user, oldest first."""
-    async with tx.execute(
+    rows = await fetch_all(
+        tx,
         "SELECT id, recipient, payload FROM outbox WHERE recipient = ? ORDER BY id",
         (recipient,),
-    ) as cursor:
-        rows = await cursor.fetchall()
+    )
     return [Outgoing(row["id"], row["recipient"], Reply.from_json(row["payload"])) for row in rows]

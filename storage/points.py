@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from storage.db import Tx
+from storage.db import Tx, fetch_all
 from storage.timefmt import from_db, to_db
 
 
@@ -30,10 +30,10 @@ async def award(
 
 
 async def history(tx: Tx, user_id: str) -> list[Award]:
-    async with tx.execute(
+    rows = await fetch_all(
+        tx,
         "SELECT p.delta, p.reason, r.ref, p.at FROM points p "
         "LEFT JOIN reports r ON r.id = p.report_id WHERE p.user_id = ? ORDER BY p.id",
         (user_id,),
-    ) as cur:
-        rows = await cur.fetchall()
+    )
     return [Award(r["delta"], r["reason"], r["ref"], from_db(r["at"])) for r in rows]

@@ -11,7 +11,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
-from storage.db import Tx
+from storage.db import Tx, fetch_all, fetch_one
 from storage.timefmt import from_db, to_db
 
 OPEN_STATUSES = ("submitted", "acknowledged", "in_progress", "forwarded")
@@ -74,18 +74,18 @@ def _report(row: Any) -> Report:
 
 
 async def _reports(tx: Tx, where: str, params: tuple[Any, ...]) -> list[Report]:
-    async with tx.execute(f"SELECT {_COLUMNS} FROM reports WHERE {where}", params) as cursor:
-        return [_report(row) for row in await cursor.fetchall()]
+    rows = await fetch_all(tx, f"SELECT {_COLUMNS} FROM reports WHERE {where}", params)
+    return [_report(row) for row in rows]
 
 
 async def next_ref(tx: Tx, prefix: str, day: str) -> str:
     """``YH-20261129-0007``: a per-day sequence, taken inside the creating transaction."""
-    async with tx.execute(
+    row = await fetch_one(
+        tx,
         "INSERT INTO ref_counters (prefix, day, last) VALUES (?, ?, 1) "
         "ON CONFLICT(prefix, day) DO UPDATE SET last = last + 1 RETURNING last",
         (prefix, day),
-    ) as cursor:
-        row = await cursor.fetchone()
+    )
     assert row is not None
     return f"{prefix}-{day}-{row[0]:04d}"
 
@@ -165,19 +165,21 @@ async def add_photos(tx: Tx, report_id: int, shas: list[str], user_id: str, now:
 
 
 async def reporters(tx: Tx, report_id: int) -> list[str]:
-    async with tx.execute(
+    rows = await fetch_all(
+        tx,
         "SELECT user_id FROM report_reporters WHERE report_id = ? ORDER BY joined_at",
         (report_id,),
-    ) as cursor:
-        return [row[0] for row in await cursor.fetchall()]
+    )
+    return [row[0] for row in rows]
 
 
 async def photos(tx: Tx, report_id: int) -> list[str]:
-    async with tx.execute(
+    rows = await fetch_all(
+        tx,
         "SELECT sha256 FROM report_photos WHERE report_id = ? ORDER BY added_at, sha256",
         (report_id,),
-    ) as cursor:
-        return [row[0] for row in await cursor.fetchall()]
+    )
+    return [row[0] for row in rows]
 
 
 async def set_status(
@@ -214,12 +216,12 @@ async def _record(
 
 
 async def history(tx: Tx, report_id: int) -> list[HistoryEntry]:
-    async with tx.execute(
+    rows = await fetch_all(
+        tx,
         "SELECT at, actor, from_status, to_status, note FROM report_history "
         "WHERE report_id = ? ORDER BY id",
         (report_id,),
-    ) as cursor:
-        rows = await cursor.fetchall()
+    )
     return [
         HistoryEntry(from_db(r["at"]), r["actor"], r["from_status"], r["to_status"], r["note"])
         for r in rows
@@ -251,11 +253,12 @@ async def _counts_per_report(tx: Tx, table: str, report_ids: list[int]) -> dict[
     if not report_ids:
         return {}
     marks = ",".join("?" * len(report_ids))
-    async with tx.execute(
+    rows = await fetch_all(
+        tx,
         f"SELECT report_id, count(*) FROM {table} WHERE report_id IN ({marks}) GROUP BY report_id",
         report_ids,
-    ) as cursor:
-        return {row[0]: row[1] for row in await cursor.fetchall()}
+    )
+    return {row[0]: row[1] for row in rows}
 
 
 async def reporter_counts(tx: Tx, report_ids: list[int]) -> dict[int, int]:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from storage.db import Tx
+from storage.db import Tx, fetch_all, fetch_one
 from storage.timefmt import to_db
 
 METRES_PER_DEGREE = 111_320.0
@@ -85,8 +85,7 @@ async def add(tx: Tx, new: NewStation, now: datetime) -> int:
 
 async def add_many(tx: Tx, new: list[NewStation], now: datetime) -> None:
     """Many at once (a national directory): one statement for the rows, one for the index."""
-    async with tx.execute("SELECT COALESCE(MAX(id), 0) FROM stations") as cur:
-        row = await cur.fetchone()
+    row = await fetch_one(tx, "SELECT COALESCE(MAX(id), 0) FROM stations")
     before = int(row[0]) if row else 0
     await tx.executemany(_INSERT, [_values(station, now) for station in new])
     await _index_from(tx, before)
@@ -101,8 +100,7 @@ async def _index_from(tx: Tx, after_id: int) -> None:
 
 
 async def get(tx: Tx, station_id: int) -> Station | None:
-    async with tx.execute(f"SELECT {_COLUMNS} FROM stations WHERE id = ?", (station_id,)) as cur:
-        row = await cur.fetchone()
+    row = await fetch_one(tx, f"SELECT {_COLUMNS} FROM stations WHERE id = ?", (station_id,))
     return _station(row) if row else None
 
 
@@ -140,22 +138,23 @@ async def points_in_box(
     The R*Tree keeps 32-bit coordinates, rounded outwards; so the query asks for boxes that
     overlap the search box, and the exact coordinates come from the stations table."""
     min_lat, max_lat, min_lon, max_lon = box(latitude, longitude, radius_m)
-    async with tx.execute(
+    rows = await fetch_all(
+        tx,
         "SELECT s.id, s.latitude, s.longitude FROM stations_index i "
         "JOIN stations s ON s.id = i.id "
         "WHERE i.max_lat >= ? AND i.min_lat <= ? AND i.max_lon >= ? AND i.min_lon <= ? "
         "AND s.closed_at IS NULL",
         (min_lat, max_lat, min_lon, max_lon),
-    ) as cur:
-        return [(row[0], row[1], row[2]) for row in await cur.fetchall()]
+    )
+    return [(row[0], row[1], row[2]) for row in rows]
 
 
 async def get_many(tx: Tx, ids: list[int]) -> dict[int, Station]:
     if not ids:
         return {}
     marks = ", ".join("?" * len(ids))
-    async with tx.execute(f"SELECT {_COLUMNS} FROM stations WHERE id IN ({marks})", ids) as cur:
-        return {row["id"]: _station(row) for row in await cur.fetchall()}
+    rows = await fetch_all(tx, f"SELECT {_COLUMNS} FROM stations WHERE id IN ({marks})", ids)
+    return {row["id"]: _station(row) for row in rows}
 
 
 async def near_duplicate(tx: Tx, name: str, latitude: float, longitude: float) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from storage.db import Tx
+from storage.db import Tx, fetch_all
 from storage.timefmt import from_db
 
 Counts = dict[str, int]
@@ -26,8 +26,8 @@ class Handling:
 
 
 async def _grouped(tx: Tx, sql: str, params: tuple[object, ...] = ()) -> Counts:
-    async with tx.execute(sql, params) as cur:
-        return {str(row[0]): int(row[1]) for row in await cur.fetchall()}
+    rows = await fetch_all(tx, sql, params)
+    return {str(row[0]): int(row[1]) for row in rows}
 
 
 async def declarations_by(tx: Tx, column: str) -> Counts:
@@ -41,12 +41,12 @@ async def declarations_by(tx: Tx, column: str) -> Counts:
 
 async def declarations_by_branch(tx: Tx) -> dict[str, Counts]:
     """Branch name → declarations of its members by review status; no branch is ''."""
-    async with tx.execute(
+    rows = await fetch_all(
+        tx,
         "SELECT COALESCE(b.name, ''), d.status, COUNT(*) FROM declarations d "
         "LEFT JOIN memberships m ON m.user_id = d.user_id "
-        "LEFT JOIN branches b ON b.id = m.branch_id GROUP BY 1, 2"
-    ) as cur:
-        rows = await cur.fetchall()
+        "LEFT JOIN branches b ON b.id = m.branch_id GROUP BY 1, 2",
+    )
     result: dict[str, Counts] = {}
     for name, status, count in rows:
         result.setdefault(name, {})[status] = count
@@ -57,10 +57,9 @@ async def reports_by(tx: Tx, column: str) -> dict[str, Counts]:
     """Kind → counts by category or status."""
     if column not in ("category", "status"):
         raise ValueError(column)
-    async with tx.execute(
-        f"SELECT kind, {column}, COUNT(*) FROM reports GROUP BY kind, {column} ORDER BY 3 DESC"
-    ) as cur:
-        rows = await cur.fetchall()
+    rows = await fetch_all(
+        tx, f"SELECT kind, {column}, COUNT(*) FROM reports GROUP BY kind, {column} ORDER BY 3 DESC"
+    )
     result: dict[str, Counts] = {}
     for kind, value, count in rows:
         result.setdefault(kind, {})[value] = count
@@ -68,16 +67,16 @@ async def reports_by(tx: Tx, column: str) -> dict[str, Counts]:
 
 
 async def handling(tx: Tx) -> list[Handling]:
-    async with tx.execute(
+    rows = await fetch_all(
+        tx,
         "SELECT r.kind, r.status, r.rating, r.created_at, "
         " (SELECT MIN(h.at) FROM report_history h WHERE h.report_id = r.id "
         "  AND h.from_status = 'submitted' AND h.actor != r.reporter), "
         " (SELECT MIN(h.at) FROM report_history h WHERE h.report_id = r.id "
         "  AND h.to_status = 'resolved'), "
         " r.overdue_level "
-        "FROM reports r"
-    ) as cur:
-        rows = await cur.fetchall()
+        "FROM reports r",
+    )
     return [
         Handling(
             kind=row[0],

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from storage.db import Tx
+from storage.db import Tx, fetch_all
 from storage.timefmt import from_db, to_db
 
 
@@ -39,21 +39,23 @@ def _timer(row: Any) -> Timer:
 
 
 async def due(tx: Tx, now: datetime, limit: int = 200) -> list[Timer]:
-    async with tx.execute(
+    rows = await fetch_all(
+        tx,
         "SELECT id, kind, key, due_at, payload FROM timers "
         "WHERE done_at IS NULL AND due_at <= ? ORDER BY due_at, id LIMIT ?",
         (to_db(now), limit),
-    ) as cur:
-        return [_timer(row) for row in await cur.fetchall()]
+    )
+    return [_timer(row) for row in rows]
 
 
 async def pending_times(tx: Tx, limit: int = 1) -> list[datetime]:
     """When the scheduler must wake: the soonest pending due times."""
-    async with tx.execute(
+    rows = await fetch_all(
+        tx,
         "SELECT DISTINCT due_at FROM timers WHERE done_at IS NULL ORDER BY due_at LIMIT ?",
         (limit,),
-    ) as cur:
-        return [from_db(row[0]) for row in await cur.fetchall()]
+    )
+    return [from_db(row[0]) for row in rows]
 
 
 async def finish(tx: Tx, timer_id: int, now: datetime, outcome: str) -> bool:
@@ -66,11 +68,12 @@ async def finish(tx: Tx, timer_id: int, now: datetime, outcome: str) -> bool:
 
 
 async def of_key_prefix(tx: Tx, prefix: str) -> list[Timer]:
-    async with tx.execute(
+    rows = await fetch_all(
+        tx,
         "SELECT id, kind, key, due_at, payload FROM timers WHERE key LIKE ? || '%' ORDER BY id",
         (prefix,),
-    ) as cur:
-        return [_timer(row) for row in await cur.fetchall()]
+    )
+    return [_timer(row) for row in rows]
 
 
 async def finish_outcome(tx: Tx, timer_id: int, outcome: str) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from storage.db import Tx
+from storage.db import Tx, fetch_all, fetch_one
 from storage.timefmt import to_db
 
 
@@ -18,20 +18,19 @@ class User:
 async def touch(tx: Tx, user_id: str, now: datetime) -> User:
     """Returns the user, creating them on first contact."""
     stamp = to_db(now)
-    async with tx.execute(
+    row = await fetch_one(
+        tx,
         "INSERT INTO users (id, created_at, last_seen_at) VALUES (?, ?, ?) "
         "ON CONFLICT(id) DO UPDATE SET last_seen_at = excluded.last_seen_at, "
         "unreachable_at = NULL RETURNING id, lang",
         (user_id, stamp, stamp),
-    ) as cursor:
-        row = await cursor.fetchone()
+    )
     assert row is not None
     return User(id=row["id"], lang=row["lang"])
 
 
 async def get(tx: Tx, user_id: str) -> User | None:
-    async with tx.execute("SELECT id, lang FROM users WHERE id = ?", (user_id,)) as cursor:
-        row = await cursor.fetchone()
+    row = await fetch_one(tx, "SELECT id, lang FROM users WHERE id = ?", (user_id,))
     return User(id=row["id"], lang=row["lang"]) if row else None
 
 
@@ -44,8 +43,8 @@ async def langs_of(tx: Tx, user_ids: list[str]) -> dict[str, str]:
     if not user_ids:
         return {}
     marks = ",".join("?" * len(user_ids))
-    async with tx.execute(f"SELECT id, lang FROM users WHERE id IN ({marks})", user_ids) as cur:
-        return {row["id"]: row["lang"] for row in await cur.fetchall()}
+    rows = await fetch_all(tx, f"SELECT id, lang FROM users WHERE id IN ({marks})", user_ids)
+    return {row["id"]: row["lang"] for row in rows}
 
 
 async def lang_of(tx: Tx, user_id: str) -> str:
