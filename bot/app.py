@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.events import Event, Handled, Outgoing, Reply
+from bot.group_commit import GroupCommit
 from bot.i18n import Catalog, catalog
 from handlers import broadcast
 from handlers.dispatch import Dispatcher
@@ -28,6 +29,10 @@ class App:
     timers: TimerRunner
     on_wake: Callable[[Sequence[datetime]], None] | None = None
     """Set by a running scheduler: told when timers added by an event fall due."""
+    _marks: GroupCommit[tuple[outbox.Mark, bool]] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._marks = GroupCommit(self._write_marks)
 
     @classmethod
     async def open(cls, settings: Settings, clock: Clock | None = None) -> App:
@@ -41,6 +46,7 @@ class App:
         return cls(settings, chosen_clock, db, dispatcher, messages, timer_runner)
 
     async def close(self) -> None:
+        await self._marks.flush()
         await self.db.close()
 
     async def handle(self, event: Event) -> Handled:
@@ -54,7 +60,7 @@ class App:
         return await self.timers.run_due()
 
     async def unsent(self, platform: str, after: int = 0) -> list[Outgoing]:
-        async with self.db.transaction() as tx:
+        async with self.db.reading() as tx:
             return await outbox.unsent(tx, platform, after)
 
     async def mark_sent(
@@ -65,26 +71,34 @@ class App:
         *,
         of_broadcast: bool = False,
     ) -> None:
-        """A transport is done with a message; a broadcast's progress moves with its copies."""
+        """A transport is done with a message; returns once that is committed (an edit of
+        the message needs its ``delivered_as``)."""
+        await self._marks.add((outbox.Mark(message_id, delivered_as, outcome), of_broadcast))
+
+    async def _write_marks(self, marks: list[tuple[outbox.Mark, bool]]) -> None:
+        """A broadcast's progress moves with its copies, one copy at a time, so every
+        progress step and the last copy are seen."""
         async with self.db.transaction() as tx:
             now = self.clock.now()
-            await outbox.mark_sent(tx, message_id, now, delivered_as, outcome)
-            if of_broadcast:
-                await broadcast.on_delivery(tx, self.catalog, message_id, now)
+            await outbox.mark_sent(tx, [mark for mark, copy in marks if not copy], now)
+            for mark, copy in marks:
+                if copy:
+                    await outbox.mark_sent(tx, [mark], now)
+                    await broadcast.on_delivery(tx, self.catalog, mark.message_id, now)
 
     async def staff(self) -> dict[str, str]:
         """Admins and secretaries by user id: "admin" or "secretary"."""
-        async with self.db.transaction() as tx:
+        async with self.db.reading() as tx:
             secretaries = await branches.all_secretaries(tx)
             admins = self.settings.admins | await branches.appointed_admins(tx)
         return {**dict.fromkeys(secretaries, "secretary"), **dict.fromkeys(admins, "admin")}
 
     async def lang_of(self, user_id: str) -> str:
-        async with self.db.transaction() as tx:
+        async with self.db.reading() as tx:
             return await users.lang_of(tx, user_id)
 
     async def robot_webhook(self, branch_id: int) -> str:
-        async with self.db.transaction() as tx:
+        async with self.db.reading() as tx:
             branch = await branches.get(tx, branch_id)
         return branch.robot_webhook if branch else ""
 
@@ -93,9 +107,9 @@ class App:
             await users.mark_unreachable(tx, user_id, self.clock.now())
 
     async def delivered_as(self, message_id: int) -> str | None:
-        async with self.db.transaction() as tx:
+        async with self.db.reading() as tx:
             return await outbox.delivered_as(tx, message_id)
 
     async def last_buttons(self, user_id: str) -> Reply | None:
-        async with self.db.transaction() as tx:
+        async with self.db.reading() as tx:
             return await outbox.last_with_buttons(tx, user_id)

@@ -51,25 +51,26 @@ class Dispatcher:
                 if event.update_key and not await updates.claim(tx, event.update_key, now):
                     return Handled(fresh=False)
                 user = await users.touch(tx, event.user, now)
+                authority = await branches.authority(tx, user.id)
+                conversation = await conversations.get(tx, user.id)
                 ctx = Context(
                     tx=tx,
                     user=user,
                     now=now,
                     settings=self._settings,
                     catalog=self._catalog,
-                    conversation=await conversations.get(tx, user.id),
+                    conversation=conversation,
                     menu_items=self._registry.menu(),
                     media=media,
-                    is_admin=user.id in self._settings.admins
-                    or await branches.is_appointed_admin(tx, user.id),
-                    secretary_of=await branches.run_by(tx, user.id),
+                    is_admin=user.id in self._settings.admins or authority.appointed_admin,
+                    secretary_of=authority.runs,
                 )
                 await self._expire_stale_draft(ctx)
                 await self._route(ctx, event)
-                if ctx.conversation is None:
-                    await conversations.delete(tx, user.id)
-                else:
+                if ctx.conversation is not None:
                     await conversations.save(tx, ctx.conversation)
+                elif conversation is not None:
+                    await conversations.delete(tx, user.id)
                 notice, wake_at = ctx.notice, tuple(sorted(set(ctx.wake_at)))
         except Exception:
             log.exception(
@@ -83,7 +84,7 @@ class Dispatcher:
         sent at random are neither decoded nor kept."""
         if event.file is None and event.file_size is None:
             return None
-        async with self._db.transaction() as tx:
+        async with self._db.reading() as tx:
             conv = await conversations.get(tx, event.user)
         flow = self._registry.flows.get(conv.flow) if conv else None
         if conv is None or flow is None or not flow.step(conv.step).takes_media:

@@ -164,9 +164,26 @@ async def add_admin(tx: Tx, user_id: str, by: str, now: datetime) -> bool:
     return cursor.rowcount == 1
 
 
-async def is_appointed_admin(tx: Tx, user_id: str) -> bool:
-    row = await fetch_one(tx, "SELECT 1 FROM admins WHERE user_id = ?", (user_id,))
-    return row is not None
+@dataclass(frozen=True)
+class Authority:
+    appointed_admin: bool
+    runs: frozenset[int]
+    """The branches this user is secretary of, and every branch below them."""
+
+
+async def authority(tx: Tx, user_id: str) -> Authority:
+    """What :func:`run_by` says, and whether the user was appointed admin, in one query:
+    every event needs both."""
+    rows = await fetch_all(
+        tx,
+        "WITH RECURSIVE below(id) AS ("
+        " SELECT branch_id FROM secretaries WHERE user_id = ?"
+        " UNION SELECT b.id FROM branches b JOIN below ON b.parent_id = below.id)"
+        " SELECT id FROM below UNION ALL SELECT NULL FROM admins WHERE user_id = ?",
+        (user_id, user_id),
+    )
+    runs = frozenset(row["id"] for row in rows if row["id"] is not None)
+    return Authority(appointed_admin=len(runs) < len(rows), runs=runs)
 
 
 async def appointed_admins(tx: Tx) -> frozenset[str]:

@@ -90,6 +90,14 @@ class Database:
                 raise
             await self._conn.commit()
 
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[Tx]:
+        """For lookups: waits its turn after the writer (one connection sees a transaction's
+        uncommitted rows) but opens no transaction, so a one-query lookup is one trip to the
+        database thread instead of three."""
+        async with self._lock:
+            yield self._conn
+
     async def schema(self) -> list[tuple[str, str]]:
         """The schema as (name, sql) pairs, for checking migrations converge."""
         rows = await fetch_all(

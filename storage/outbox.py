@@ -6,6 +6,8 @@ yet sent goes out on the next start, so no confirmation is lost and none is inve
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from bot.events import Outgoing, Reply
@@ -43,17 +45,20 @@ async def unsent(tx: Tx, platform: str, after: int = 0, limit: int = 500) -> lis
 OUTCOMES = ("sent", "failed", "blocked", "superseded")
 
 
-async def mark_sent(
-    tx: Tx,
-    message_id: int,
-    now: datetime,
-    delivered_as: str | None = None,
-    outcome: str = "sent",
-) -> None:
-    """Done with a message: ``outcome`` says whether it reached the user."""
-    await tx.execute(
+@dataclass(frozen=True)
+class Mark:
+    """A transport is done with a message: ``outcome`` says whether it reached the user,
+    ``delivered_as`` is the platform's id for it."""
+
+    message_id: int
+    delivered_as: str | None = None
+    outcome: str = "sent"
+
+
+async def mark_sent(tx: Tx, marks: Sequence[Mark], now: datetime) -> None:
+    await tx.executemany(
         "UPDATE outbox SET sent_at = ?, delivered_as = ?, outcome = ? WHERE id = ?",
-        (to_db(now), delivered_as, outcome, message_id),
+        [(to_db(now), mark.delivered_as, mark.outcome, mark.message_id) for mark in marks],
     )
 
 
