@@ -53,6 +53,7 @@ from bot.transports.delivery import (
     Unreachable,
     serve,
 )
+from bot.transports.telegram_http import AiohttpRequest
 
 PLATFORM = "telegram"
 TEXT_LIMIT = 4096
@@ -303,6 +304,7 @@ def build_application(
 ) -> Application[Any, Any, Any, Any, Any, Any]:
     if not settings.telegram_token:
         raise TelegramStartError("TELEGRAM_BOT_TOKEN is not set")
+    http = (AiohttpRequest(2 * Delivery.IN_FLIGHT), AiohttpRequest(1))
     application = (
         ApplicationBuilder()
         .token(settings.telegram_token.value)
@@ -314,7 +316,8 @@ def build_application(
             )
         )
         .concurrent_updates(PerChatUpdateProcessor())
-        .connection_pool_size(2 * Delivery.IN_FLIGHT)
+        .request(http[0])
+        .get_updates_request(http[1])
         .build()
     )
     delivery = Delivery(app, PLATFORM, sender(app, application.bot), limits.pace)
@@ -339,6 +342,8 @@ def build_application(
 
     application.add_handler(TypeHandler(Update, on_update))
     application.bot_data["delivery"] = delivery
+    # Shut down by hand when the token is refused: python-telegram-bot then leaves them open.
+    application.bot_data["http"] = http
     return application
 
 
@@ -380,6 +385,8 @@ class TelegramRunner:
         try:
             await self.application.initialize()
         except InvalidToken as bad:
+            for request in self.application.bot_data["http"]:
+                await request.shutdown()
             raise TelegramStartError(f"Telegram rejected the token ({bad})") from None
         await set_command_menus(self.application.bot, self.app)
         await self.application.start()
