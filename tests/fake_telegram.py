@@ -59,6 +59,21 @@ class FakeTelegram(LocalServer):
     _delivered: dict[int, list[Call]] = field(default_factory=dict)
     """Chat → what reached it, for tests that wait on one chat among thousands."""
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    _passing: int | None = None
+    """How many more messages reach their chats before the rest wait for :meth:`release`."""
+    _released: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def hold(self, after: int) -> None:
+        """Lets ``after`` more messages through, then keeps the next ones waiting unanswered,
+        as a network that stalls: the moment to kill a bot with messages in flight."""
+        self._passing = after
+        self._released.clear()
+
+    def release(self) -> None:
+        """The held messages reach their chats (a killed sender's too: Telegram delivers what
+        it received, whoever waits for the answer)."""
+        self._passing = None
+        self._released.set()
 
     @property
     def api_url(self) -> str:
@@ -183,6 +198,11 @@ class FakeTelegram(LocalServer):
             return self._error(429, "Too Many Requests: retry later", retry_after=1)
         if method == "getUpdates":
             return web.json_response({"ok": True, "result": await self._get_updates(params)})
+        if self._passing is not None and method.startswith(("send", "edit")):
+            if self._passing:
+                self._passing -= 1
+            else:
+                await self._released.wait()
         call = Call(method, {k: v for k, v in params.items() if isinstance(v, str)})
         refusal = self._refusal(method, params)
         async with self._changed:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import urllib.request
+from urllib.parse import urlsplit
+
 import aiohttp
 from telegram._utils.defaultvalue import DefaultValue
 from telegram._utils.types import ODVInput
@@ -17,6 +20,9 @@ class AiohttpRequest(BaseRequest):
     flight spent more time there than in handling its updates. aiohttp hands out idle
     connections from a stack. Timeouts keep python-telegram-bot's meaning: ``pool`` is the
     wait for a free connection, ``read`` for the answer; a write has no timeout of its own.
+    A proxy named in the environment (``HTTPS_PROXY``, ``NO_PROXY``) is used, as with httpx;
+    it is looked up once per host, where aiohttp's ``trust_env`` would read the environment
+    and ``~/.netrc`` on every request.
     """
 
     def __init__(
@@ -32,6 +38,7 @@ class AiohttpRequest(BaseRequest):
         self._connect_timeout = connect_timeout
         self._pool_timeout = pool_timeout
         self._session: aiohttp.ClientSession | None = None
+        self._proxies: dict[str, str | None] = {}
 
     @property
     def read_timeout(self) -> float | None:
@@ -42,7 +49,6 @@ class AiohttpRequest(BaseRequest):
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=self._connections),
                 headers={"User-Agent": self.USER_AGENT},
-                trust_env=True,
             )
 
     async def shutdown(self) -> None:
@@ -73,13 +79,21 @@ class AiohttpRequest(BaseRequest):
         )
         try:
             async with self._session.request(
-                method, url, data=_body(request_data), timeout=timeout
+                method, url, data=_body(request_data), timeout=timeout, proxy=self._proxy(url)
             ) as response:
                 return response.status, await response.read()
         except TimeoutError as err:
             raise TimedOut from err
         except aiohttp.ClientError as err:
             raise NetworkError(f"aiohttp.{err.__class__.__name__}: {err}") from err
+
+    def _proxy(self, url: str) -> str | None:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        if host not in self._proxies:
+            bypass = urllib.request.proxy_bypass(host)
+            self._proxies[host] = None if bypass else urllib.request.getproxies().get(parts.scheme)
+        return self._proxies[host]
 
 
 def _body(request_data: RequestData | None) -> aiohttp.FormData | dict[str, str] | None:
