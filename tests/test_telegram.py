@@ -338,3 +338,27 @@ def test_one_chat_gets_a_short_burst_then_one_message_a_second() -> None:
     assert pace.delay("502") == 0.0
     now[0] += 10
     assert [pace.delay("501") for _ in range(4)] == [0.0, 0.0, 0.0, 1.0]
+
+
+async def test_telegram_is_reached_through_the_proxy_the_environment_names(
+    server: FakeTelegram, tmp_path: Path, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where Telegram is out of reach, the bot goes through HTTP_PROXY / HTTPS_PROXY."""
+    for name in ("no_proxy", "NO_PROXY", "HTTP_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("http_proxy", f"http://127.0.0.1:{server.port}")
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        telegram_token=Secret(TOKEN),
+        telegram_api_url="http://api.telegram.invalid/bot",
+        telegram_file_url="http://api.telegram.invalid/file/bot",
+    )
+    app = await App.open(settings, clock)
+    runner = TelegramRunner(app, settings)
+    await runner.start()
+    try:
+        await server.text(RIDER, "/start")
+        assert "暖新" in (await server.wait_sent(RIDER, 1))[0].text
+    finally:
+        await runner.stop()
+        await app.close()
