@@ -113,3 +113,11 @@ class App:
     async def last_buttons(self, user_id: str) -> Reply | None:
         async with self.db.reading() as tx:
             return await outbox.last_with_buttons(tx, user_id)
+
+    async def pressed(self, user_id: str, text: str) -> str | None:
+        """The button whose label a user sent as text from the keyboard of a request (the
+        only keyboard whose keys send their labels); None when the text is no such label."""
+        async with self.db.reading() as tx:
+            keyboard = await outbox.last_keyboard(tx, user_id)
+        keys = keyboard.flat_buttons() if keyboard else []
+        return next((key.data for key in keys if key.label == text), None)

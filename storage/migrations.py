@@ -305,6 +305,11 @@ ALTER TABLE branches ADD COLUMN robot_webhook TEXT NOT NULL DEFAULT '';
 """
 """A branch's WeCom group robot, which also gets the branch's alerts."""
 
+M009_RECIPIENT_INDEX = """
+CREATE INDEX outbox_recipient ON outbox(recipient, id);
+"""
+"""A user's messages newest first: the keyboard on their screen is the newest one sent."""
+
 MIGRATIONS: tuple[str, ...] = (
     M001_INITIAL,
     M002_REPORTS,
@@ -314,4 +319,5 @@ MIGRATIONS: tuple[str, ...] = (
     M006_ACTIVITIES,
     M007_STATIONS,
     M008_ROBOTS,
+    M009_RECIPIENT_INDEX,
 )

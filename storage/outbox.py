@@ -79,6 +79,18 @@ async def last_with_buttons(tx: Tx, recipient: str) -> Reply | None:
     return Reply.from_json(row["payload"]) if row else None
 
 
+async def last_keyboard(tx: Tx, recipient: str) -> Reply | None:
+    """The newest message to this user that asked to share a location or a number: on
+    Telegram its keyboard stays under the chat until another replaces it."""
+    row = await fetch_one(
+        tx,
+        "SELECT payload FROM outbox WHERE recipient = ? "
+        "AND json_extract(payload, '$.request') IS NOT NULL ORDER BY id DESC LIMIT 1",
+        (recipient,),
+    )
+    return Reply.from_json(row["payload"]) if row else None
+
+
 async def to_recipient(tx: Tx, recipient: str) -> list[Outgoing]:
     """Every message ever queued for one user, oldest first."""
     rows = await fetch_all(

@@ -42,6 +42,19 @@ class Call:
         rows = json.loads(markup).get("inline_keyboard", [])
         return [(b["text"], b.get("callback_data", "")) for row in rows for b in row]
 
+    @property
+    def keys(self) -> list[str]:
+        """The keys of a reply keyboard that send their label as text (not those that share
+        a location or a number)."""
+        markup = self.params.get("reply_markup")
+        rows = json.loads(markup).get("keyboard", []) if markup else []
+        return [
+            key["text"]
+            for row in rows
+            for key in row
+            if not (key.get("request_location") or key.get("request_contact"))
+        ]
+
 
 @dataclass
 class FakeTelegram(LocalServer):
@@ -129,6 +142,16 @@ class FakeTelegram(LocalServer):
                 }
             }
         )
+
+    async def press(self, user_id: int, label: str) -> int:
+        """What a user does with the newest button or key showing ``label``: a button sends
+        its callback, a key of a reply keyboard sends its label as a message."""
+        for call in reversed(self.sent_to(user_id)):
+            if data := next((d for text, d in call.buttons if label in text), None):
+                return await self.tap(user_id, data)
+            if key := next((text for text in call.keys if label in text), None):
+                return await self.text(user_id, key)
+        raise LookupError(f"{user_id} was shown nothing like {label!r}")
 
     async def location(self, user_id: int, lat: float, lon: float) -> int:
         return await self.push(

@@ -81,15 +81,16 @@ async def test_a_hazard_photo_is_downloaded_checked_and_filed(
     got = (await server.wait_sent(RIDER, 4))[-1]
     assert "收到第2张" in got.text
     await server.tap(RIDER, data_of(got, "照片好了"))
-    await server.wait_sent(RIDER, 6)
+    where = (await server.wait_sent(RIDER, 5))[-1]
+    assert where.keys == ["📷 用照片里的位置"]
     await server.location(RIDER, 31.2304, 121.4737)
-    skip = (await server.wait_sent(RIDER, 7))[-1]
+    skip = (await server.wait_sent(RIDER, 6))[-1]
     await server.tap(RIDER, data_of(skip, "跳过"))
-    summary = (await server.wait_sent(RIDER, 8))[-1]
+    summary = (await server.wait_sent(RIDER, 7))[-1]
     assert "照片：2张" in summary.text
     await server.tap(RIDER, data_of(summary, "确认提交"))
-    sent = await server.wait_sent(RIDER, 9)
-    assert "YH-" in sent[8].text
+    sent = await server.wait_sent(RIDER, 8)
+    assert "YH-" in sent[7].text
     alert = await server.wait_sent(ADMIN, 2)
     assert [c.method for c in alert] == ["sendPhoto", "sendPhoto"]
     assert "随手拍 YH-" in alert[0].text and "照片 2/2" in alert[1].text
@@ -362,3 +363,28 @@ async def test_telegram_is_reached_through_the_proxy_the_environment_names(
     finally:
         await runner.stop()
         await app.close()
+
+
+async def test_a_location_prompt_is_one_message_whose_keys_act_as_its_buttons(
+    server: FakeTelegram, bot_app: App
+) -> None:
+    await server.text(RIDER, "/grievance")
+    await server.wait_sent(RIDER, 1)
+    await server.press(RIDER, "饮水难")
+    await server.wait_sent(RIDER, 2)
+    await server.text(RIDER, "没有地方喝水")
+    await server.wait_sent(RIDER, 3)
+    await server.press(RIDER, "跳过")
+    where = (await server.wait_sent(RIDER, 4))[-1]
+    keyboard = json.loads(where.params["reply_markup"])["keyboard"]
+    assert keyboard[0][0]["request_location"] is True
+    assert where.keys == ["⏭ 跳过"] and not where.buttons
+    await server.press(RIDER, "跳过")
+    sent = await server.wait_sent(RIDER, 5)
+    assert "名字" in sent[4].text
+    await server.text(RIDER, "/cancel")
+    await server.wait_sent(RIDER, 6)
+    await server.press(RIDER, "跳过")
+    assert "按钮已经过期" in (await server.wait_sent(RIDER, 7))[-1].text
+    async with bot_app.db.transaction() as tx:
+        assert not await reports.of_kind(tx, "grievance")

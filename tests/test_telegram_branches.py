@@ -17,14 +17,6 @@ async def expect(server: FakeTelegram, user: int, fragment: str) -> Call:
     return next(c for c in reversed(server.sent_to(user)) if fragment in c.text)
 
 
-async def tap(server: FakeTelegram, user: int, label: str) -> None:
-    """Taps the newest button like ``label`` the user was shown."""
-    data = next(
-        d for c in reversed(server.sent_to(user)) for text, d in c.buttons if label in text
-    )
-    await server.tap(user, data)
-
-
 async def walk(server: FakeTelegram, user: int, *steps: tuple[str, str, str]) -> Call:
     """Each step: ``say`` a text or ``tap`` a button, then wait for a message containing the
     expected words; returns the last message waited for."""
@@ -33,7 +25,7 @@ async def walk(server: FakeTelegram, user: int, *steps: tuple[str, str, str]) ->
         if action == "say":
             await server.text(user, value)
         else:
-            await tap(server, user, value)
+            await server.press(user, value)
         answer = await expect(server, user, expected)
     assert answer is not None
     return answer
@@ -77,7 +69,7 @@ async def test_rider_secretary_and_admin_over_telegram(
     assert ref
     card = await expect(server, SECRETARY, ref.group(0))
     assert "站点附近没有饮水点" in card.text
-    await tap(server, SECRETARY, "属实，受理")
+    await server.press(SECRETARY, "属实，受理")
     await expect(server, RIDER, "已受理")
     await walk(
         server,

@@ -13,7 +13,7 @@ import contextlib
 import logging
 import uuid
 from collections import defaultdict
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -177,12 +177,16 @@ def inline_keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
 
 
 def request_keyboard(reply: Reply) -> ReplyKeyboardMarkup:
-    button = KeyboardButton(
+    """The request's key, then the reply's buttons as keys: inline buttons cannot share a
+    message with a request, and keys sit at the bottom of the screen, under the thumb. A key
+    sends its label as text, which :meth:`App.pressed` takes back to its button."""
+    request = KeyboardButton(
         reply.request_label,
         request_contact=reply.request is Request.CONTACT,
         request_location=reply.request is Request.LOCATION,
     )
-    return ReplyKeyboardMarkup([[button]], resize_keyboard=True, one_time_keyboard=True)
+    keys = [[KeyboardButton(button.label) for button in row] for row in reply.buttons]
+    return ReplyKeyboardMarkup([[request], *keys], resize_keyboard=True, one_time_keyboard=True)
 
 
 def chunks(text: str, limit: int = TEXT_LIMIT) -> list[str]:
@@ -200,10 +204,8 @@ async def edit(bot: Bot, chat_id: int, message_id: int, reply: Reply) -> None:
 
 
 async def send(bot: Bot, chat_id: int, reply: Reply) -> int:
-    """Renders one reply and returns the id of its main message. A reply keyboard (share
-    contact / location) and inline buttons cannot share a message, so a request goes in a
-    message of its own."""
-    markup = inline_keyboard(reply)
+    """Renders one reply and returns the id of its main message (a long text goes in parts)."""
+    markup = request_keyboard(reply) if reply.request else inline_keyboard(reply)
     caption = reply.text[:CAPTION_LIMIT] or None
     sent: Message
     if reply.photo:
@@ -228,20 +230,19 @@ async def send(bot: Bot, chat_id: int, reply: Reply) -> int:
             venue.address,
             reply_markup=markup,
         )
-    elif reply.request and not markup:
-        sent = await bot.send_message(chat_id, reply.text, reply_markup=request_keyboard(reply))
-        return sent.message_id
     else:
         parts = chunks(reply.text)
         for part in parts[:-1]:
             await bot.send_message(chat_id, part)
         sent = await bot.send_message(chat_id, parts[-1], reply_markup=markup)
-    if reply.request:
-        await bot.send_message(chat_id, reply.request_label, reply_markup=request_keyboard(reply))
     return sent.message_id
 
 
-async def event_from(update: Update, bot: Bot, downloads: Path) -> Event | None:
+Pressed = Callable[[str, str], Awaitable[str | None]]
+"""(user, text) → the data of the keyboard button with that label, if it is one."""
+
+
+async def event_from(update: Update, bot: Bot, downloads: Path, pressed: Pressed) -> Event | None:
     """Translates an update; files are downloaded (within the size cap) to ``downloads``."""
     user = update.effective_user
     if user is None:
@@ -260,6 +261,8 @@ async def event_from(update: Update, bot: Bot, downloads: Path) -> Event | None:
             return Event(
                 who, EventKind.COMMAND, command=command, text=arguments.strip(), update_key=key
             )
+        if (data := await pressed(who, message.text)) is not None:
+            return Event(who, EventKind.BUTTON, data=data, update_key=key)
         return Event(who, EventKind.TEXT, text=message.text, update_key=key)
     if message.location:
         return Event(
@@ -325,7 +328,7 @@ def build_application(
     downloads.mkdir(parents=True, exist_ok=True)
 
     async def on_update(update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
-        event = await event_from(update, application.bot, downloads)
+        event = await event_from(update, application.bot, downloads, app.pressed)
         notice = ""
         try:
             if event is not None:
@@ -333,11 +336,13 @@ def build_application(
         finally:
             if event is not None and event.file is not None:
                 await asyncio.to_thread(event.file.unlink, missing_ok=True)
-            if update.callback_query:
-                with contextlib.suppress(TelegramError):
+            with contextlib.suppress(TelegramError):
+                if update.callback_query:
                     await update.callback_query.answer(
                         notice[:200] or None, show_alert=bool(notice)
                     )
+                elif notice and update.effective_chat:
+                    await application.bot.send_message(update.effective_chat.id, notice)
         delivery.wake.set()
 
     application.add_handler(TypeHandler(Update, on_update))
