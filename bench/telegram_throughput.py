@@ -57,14 +57,10 @@ STEPS = (
 )
 
 
-def button(server: FakeTelegram, rider: int, since: int, label: str) -> str | None:
-    """The newest button like ``label`` among the replies to the rider's last action."""
-    replies = server.sent_to(rider)[since:]
-    return next((d for c in reversed(replies) for text, d in c.buttons if label in text), None)
-
-
 def shows(server: FakeTelegram, rider: int, since: int, label: str) -> bool:
-    return button(server, rider, since, label) is not None
+    """Whether the replies to the rider's last action show a button or key like ``label``."""
+    replies = server.sent_to(rider)[since:]
+    return any(label in text for c in replies for text in [*(t for t, _ in c.buttons), *c.keys])
 
 
 def has_more(server: FakeTelegram, rider: int, than: int) -> bool:
@@ -77,15 +73,13 @@ async def ride(server: FakeTelegram, rider: int, latencies: list[float]) -> None
         for action, value in STEPS:
             if action == "tap":
                 await server.wait_for(functools.partial(shows, server, rider, since, value), 60)
-            data = button(server, rider, since, value)
-            if action == "tap-if-offered" and data is None:
+            if action == "tap-if-offered" and not shows(server, rider, since, value):
                 continue
             since = len(server.sent_to(rider))
             if action == "text":
                 await server.text(rider, value)
             else:
-                assert data is not None
-                await server.tap(rider, data)
+                await server.press(rider, value)
             started = time.perf_counter()
             answered = functools.partial(has_more, server, rider, since)
             await server.wait_for(answered, within=60)
