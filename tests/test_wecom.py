@@ -316,3 +316,16 @@ async def test_a_garbled_message_is_skipped_and_the_member_is_still_answered(
     assert [text_of(m).splitlines()[0] for m in wecom.to("zhangsan")] == [
         "👋 你好，骑手朋友！这里是暖新。"
     ]
+
+
+async def test_an_expired_card_button_is_answered_with_a_message(
+    bot: WeComRunner, wecom: FakeWeCom
+) -> None:
+    """WeCom has no pop-up: what Telegram shows as an alert comes as a text."""
+    zhang = member(bot)
+    await zhang.say("/report")
+    categories = (await replies(wecom, "zhangsan", 1))[0]
+    await zhang.say("/cancel")
+    await replies(wecom, "zhangsan", 2)
+    await zhang.tap(buttons_of(categories)[0][1])
+    assert "按钮已经过期" in text_of((await replies(wecom, "zhangsan", 3))[2])

@@ -178,13 +178,25 @@ class Incoming:
                 event = None
             if event is not None:
                 try:
-                    await self._app.handle(event)
+                    notice = (await self._app.handle(event)).notice
                 finally:
                     if event.file is not None:
                         await asyncio.to_thread(event.file.unlink, missing_ok=True)
+                if notice:
+                    await self._tell(sender, notice)
         if not lock.locked() and self._locks.get(sender) is lock:
             del self._locks[sender]
         self._wake()
+
+    async def _tell(self, member: str, notice: str) -> None:
+        """WeCom has no pop-up: a remark about a tap (an expired button, another role's
+        button) comes as a message."""
+        try:
+            await self._client.send(
+                {"touser": member, "msgtype": "text", "text": {"content": notice}}
+            )
+        except (WeComError, aiohttp.ClientError, TimeoutError):
+            log.warning("could not tell %s %r", member, notice, exc_info=True)
 
     async def event_from(self, message: dict[str, str]) -> Event | None:
         who = f"{PLATFORM}:{message['FromUserName']}"
