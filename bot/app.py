@@ -93,6 +93,16 @@ class App:
             admins = self.settings.admins | await branches.appointed_admins(tx)
         return {**dict.fromkeys(secretaries, "secretary"), **dict.fromkeys(admins, "admin")}
 
+    async def role_of(self, user_id: str) -> str:
+        """ "admin", "secretary" or "rider": which command menu the user gets."""
+        if user_id in self.settings.admins:
+            return "admin"
+        async with self.db.reading() as tx:
+            authority = await branches.authority(tx, user_id)
+        if authority.appointed_admin:
+            return "admin"
+        return "secretary" if authority.runs else "rider"
+
     async def lang_of(self, user_id: str) -> str:
         async with self.db.reading() as tx:
             return await users.lang_of(tx, user_id)

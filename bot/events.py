@@ -77,6 +77,10 @@ class Reply:
     edit_of: int | None = None
     """The outbox id of an earlier message this one replaces in place (a progress count);
     a platform that cannot edit, or a message not yet delivered, gets it as a new message."""
+    refresh_menu: bool = False
+    """The user's role changed: a platform with a command menu per user sets theirs anew
+    when this is delivered. Queued with the change, so an appointment made on the command
+    line, or just before a crash, still reaches the menu."""
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False)
@@ -90,6 +94,13 @@ class Reply:
         request = Request(data.pop("request")) if data.get("request") else None
         data.pop("request", None)
         return cls(buttons=buttons, venue=venue, request=request, **data)
+
+    @property
+    def shows_nothing(self) -> bool:
+        """Nothing for the user to see (a menu refresh alone): no chat message is sent."""
+        return not (
+            self.text or self.buttons or self.photo or self.document or self.venue or self.request
+        )
 
     def flat_buttons(self) -> list[Button]:
         return [button for row in self.buttons for button in row]

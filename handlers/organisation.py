@@ -14,8 +14,9 @@ from datetime import datetime
 from pathlib import Path
 
 from bot.config import Settings
+from bot.events import Reply
 from bot.qr import render_qr
-from storage import audit, branches
+from storage import audit, branches, outbox
 from storage.branches import Branch, NewBranch
 from storage.db import Tx
 
@@ -127,6 +128,7 @@ async def appoint(tx: Tx, actor: str, code: str, user_id: str, now: datetime) ->
     branch = await existing(tx, code)
     await branches.appoint(tx, branch.id, user_id, actor, now)
     await audit.record(tx, actor, "secretary_appoint", branch.code, now, user_id)
+    await outbox.add(tx, user_id, Reply(refresh_menu=True), now)
     return branch
 
 
@@ -135,6 +137,7 @@ async def dismiss(tx: Tx, actor: str, code: str, user_id: str, now: datetime) ->
     if not await branches.dismiss(tx, branch.id, user_id):
         raise BranchError("branch.not_secretary", user=user_id, code=branch.code)
     await audit.record(tx, actor, "secretary_dismiss", branch.code, now, user_id)
+    await outbox.add(tx, user_id, Reply(refresh_menu=True), now)
     return branch
 
 
@@ -143,6 +146,7 @@ async def appoint_admin(tx: Tx, actor: str, user_id: str, now: datetime) -> None
         raise BranchError("branch.bad_user", user=user_id)
     await branches.add_admin(tx, user_id, actor, now)
     await audit.record(tx, actor, "admin_appoint", user_id, now)
+    await outbox.add(tx, user_id, Reply(refresh_menu=True), now)
 
 
 IMPORT_COLUMNS = ("code", "name", "kind", "district", "parent_code", "secretaries")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 from bot.transports.telegram import TelegramRunner
@@ -89,3 +90,40 @@ async def test_rider_secretary_and_admin_over_telegram(
     await server.wait_for(
         lambda: any("没有权限" in c.params.get("text", "") for c in server.calls)
     )
+
+
+def menu_of(server: FakeTelegram, chat: int) -> list[str] | None:
+    """The commands the chat's own (Chinese) menu shows now; None once it is removed."""
+    shown: list[str] | None = None
+    for call in server.calls:
+        scope = json.loads(call.params.get("scope") or "{}")
+        if scope != {"type": "chat", "chat_id": chat} or call.params.get("language_code"):
+            continue
+        if call.method == "setMyCommands":
+            shown = [c["command"] for c in json.loads(call.params["commands"])]
+        elif call.method == "deleteMyCommands":
+            shown = None
+    return shown
+
+
+async def test_an_appointment_and_a_dismissal_change_the_menu_at_once(
+    server: FakeTelegram, runner: TelegramRunner
+) -> None:
+    created = await walk(
+        server,
+        ADMIN,
+        ("say", "/newbranch", "叫什么名字"),
+        ("say", "外卖骑手协会", "依托在哪里"),
+        ("tap", "协会", "哪个区"),
+        ("say", "浦东新区", "上级组织"),
+        ("tap", "无", "核对支部"),
+        ("tap", "确认提交", "支部码："),
+    )
+    code = re.search(r"支部码：([A-Z0-9]{6})", created.text)
+    assert code and menu_of(server, SECRETARY) is None
+    await walk(server, ADMIN, ("say", f"/appoint {code.group(1)} telegram:{SECRETARY}", "书记"))
+    await server.wait_for(lambda: menu_of(server, SECRETARY) is not None)
+    assert "pending" in (menu_of(server, SECRETARY) or [])
+    await walk(server, ADMIN, ("say", f"/dismiss {code.group(1)} telegram:{SECRETARY}", "不再是"))
+    await server.wait_for(lambda: menu_of(server, SECRETARY) is None)
+    assert all(call.text for call in server.sent_to(SECRETARY))

@@ -108,7 +108,7 @@ class Console:
             for message in batch:
                 await self.app.mark_sent(message.id, of_broadcast=message.broadcast_id is not None)
             delivered += batch
-        return delivered
+        return [message for message in delivered if not message.reply.shows_nothing]
 
     async def feed(self, line: str) -> list[Outgoing]:
         """Handles one input line and returns what the bot sent because of it."""

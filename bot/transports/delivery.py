@@ -98,7 +98,14 @@ async def serve(settings: Settings, launch: Callable[[App], Awaitable[Stoppable]
 
 def plain(message: Outgoing) -> bool:
     reply = message.reply
-    return not (reply.buttons or reply.photo or reply.document or reply.venue or reply.edit_of)
+    return not (
+        reply.buttons
+        or reply.photo
+        or reply.document
+        or reply.venue
+        or reply.edit_of
+        or reply.refresh_menu
+    )
 
 
 class Delivery:

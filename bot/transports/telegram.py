@@ -149,6 +149,10 @@ def sender(app: App, bot: Bot) -> SendOne:
     async def send_one(message: Outgoing) -> str:
         chat_id, reply = int(message.address), message.reply
         try:
+            if reply.refresh_menu:
+                await set_menu(bot, app, chat_id, await app.role_of(message.recipient))
+            if reply.shows_nothing:
+                return ""
             if reply.edit_of is not None:
                 earlier = await app.delivered_as(reply.edit_of)
                 if earlier is not None:
@@ -352,26 +356,35 @@ def build_application(
     return application
 
 
+MENU_LANGUAGES = {"zh": None, "en": "en"}
+"""Our languages → Telegram's ``language_code`` (Chinese is the menu for everyone else)."""
+
+
+def menu(app: App, lang: str, role: str) -> list[BotCommand]:
+    return [BotCommand(c, app.catalog.t(lang, f"command.{c}")) for c in MENUS[role]]
+
+
+async def set_menu(bot: Bot, app: App, chat_id: int, role: str) -> None:
+    """One user's menu: a rider's is the default one, so their own is removed."""
+    scope = BotCommandScopeChat(chat_id)
+    for lang, code in MENU_LANGUAGES.items():
+        if role == "rider":
+            await bot.delete_my_commands(scope=scope, language_code=code)
+        else:
+            await bot.set_my_commands(menu(app, lang, role), scope=scope, language_code=code)
+
+
 async def set_command_menus(bot: Bot, app: App) -> None:
     """Riders see rider commands; secretaries and admins on Telegram see theirs too, in each
-    language. Set at start: someone appointed later sees their menu after a restart, and can
-    type the commands meanwhile."""
-    staff = await app.staff()
-    for lang in ("zh", "en"):
-        menus = {
-            role: [BotCommand(c, app.catalog.t(lang, f"command.{c}")) for c in commands]
-            for role, commands in MENUS.items()
-        }
-        code = None if lang == "zh" else lang
+    language. Set at start; an appointment or a dismissal later sets that user's anew."""
+    for lang, code in MENU_LANGUAGES.items():
         await bot.set_my_commands(
-            menus["rider"], scope=BotCommandScopeDefault(), language_code=code
+            menu(app, lang, "rider"), scope=BotCommandScopeDefault(), language_code=code
         )
-        for user_id, role in sorted(staff.items()):
-            platform, _, address = user_id.partition(":")
-            if platform == PLATFORM and address.lstrip("-").isdigit():
-                await bot.set_my_commands(
-                    menus[role], scope=BotCommandScopeChat(int(address)), language_code=code
-                )
+    for user_id, role in sorted((await app.staff()).items()):
+        platform, _, address = user_id.partition(":")
+        if platform == PLATFORM and address.lstrip("-").isdigit():
+            await set_menu(bot, app, int(address), role)
 
 
 class TelegramRunner:
