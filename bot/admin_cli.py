@@ -133,6 +133,8 @@ async def branch_add(tx: Tx, args: argparse.Namespace, _: Settings) -> int:
 async def branch_list(tx: Tx, args: argparse.Namespace, _: Settings) -> int:
     every = await branches.all_branches(tx)
     codes = {b.id: b.code for b in every}
+    staffing = await branches.staffing(tx)
+    nobody = branches.Staffing()
     rows = [
         {
             "code": b.code,
@@ -140,8 +142,8 @@ async def branch_list(tx: Tx, args: argparse.Namespace, _: Settings) -> int:
             "kind": b.kind,
             "district": b.district,
             "parent": codes.get(b.parent_id or 0, ""),
-            "secretaries": await branches.secretaries(tx, b.id),
-            "members": len(await branches.members(tx, b.id)),
+            "secretaries": list(staffing.get(b.id, nobody).secretaries),
+            "members": staffing.get(b.id, nobody).members,
         }
         for b in every
     ]

@@ -128,8 +128,10 @@ async def list_branches(ctx: Context, _: str) -> None:
         await ctx.say("branch.none")
         return
     names = {b.id: b.code for b in every}
+    staffing = await branches.staffing(ctx.tx)
     lines = [ctx.t("branch.list_title", count=len(every))]
     for branch in every:
+        staff = staffing.get(branch.id, branches.Staffing())
         lines.append(
             ctx.t(
                 "branch.list_line",
@@ -138,8 +140,8 @@ async def list_branches(ctx: Context, _: str) -> None:
                 kind=ctx.t(f"branch.kind.{branch.kind}"),
                 district=branch.district or "—",
                 parent=names.get(branch.parent_id or 0, "—"),
-                secretaries=len(await branches.secretaries(ctx.tx, branch.id)),
-                members=len(await branches.members(ctx.tx, branch.id)),
+                secretaries=len(staff.secretaries),
+                members=staff.members,
             )
         )
     await ctx.reply("\n".join(lines))

@@ -137,6 +137,32 @@ async def secretaries(tx: Tx, branch_id: int) -> list[str]:
     return [row["user_id"] for row in rows]
 
 
+@dataclass(frozen=True)
+class Staffing:
+    secretaries: tuple[str, ...] = ()
+    members: int = 0
+
+
+async def staffing(tx: Tx) -> dict[int, Staffing]:
+    """Every branch's secretaries and head count, in two queries for any number of branches
+    (a listing of a city's branches asked twice per branch before)."""
+    secretaries: dict[int, list[str]] = {}
+    for row in await fetch_all(
+        tx, "SELECT branch_id, user_id FROM secretaries ORDER BY appointed_at, user_id"
+    ):
+        secretaries.setdefault(row["branch_id"], []).append(row["user_id"])
+    counts = {
+        row[0]: row[1]
+        for row in await fetch_all(
+            tx, "SELECT branch_id, COUNT(*) FROM memberships GROUP BY branch_id"
+        )
+    }
+    return {
+        branch_id: Staffing(tuple(secretaries.get(branch_id, ())), counts.get(branch_id, 0))
+        for branch_id in secretaries.keys() | counts.keys()
+    }
+
+
 async def run_by(tx: Tx, user_id: str) -> frozenset[int]:
     """The branches this user is secretary of, and every branch below them: a committee's
     secretary oversees its branches."""
@@ -209,10 +235,3 @@ async def membership(tx: Tx, user_id: str) -> Branch | None:
         (user_id,),
     )
     return _branch(row) if row else None
-
-
-async def members(tx: Tx, branch_id: int) -> list[str]:
-    rows = await fetch_all(
-        tx, "SELECT user_id FROM memberships WHERE branch_id = ? ORDER BY joined_at", (branch_id,)
-    )
-    return [row["user_id"] for row in rows]

@@ -72,6 +72,10 @@ async def test_the_whole_chain_rider_secretary_admin(
     joined = await rider.say(f"/join {code}")
     assert "已加入「美团张江站支部」" in joined.text
     assert [r.text for r in joined.to("sec")] == ["👋 有骑手加入了「美团张江站支部」。"]
+    empty = await new_branch(admin, "空支部")
+    listed = (await admin.say("/branches")).text
+    assert f"{code} 美团张江站支部" in listed and "书记 1｜成员 1" in listed
+    assert f"{empty} 空支部" in listed and "书记 0｜成员 0" in listed
 
     await declare_party_member(rider)
     pending = await secretary.say("/pending")
