@@ -196,7 +196,8 @@ class ActivityFlow(Flow):
             checkin_code=f"{secrets.randbelow(10_000):04d}",
             created_by=ctx.user.id,
         )
-        activity = await activities.create(ctx.tx, new, [branch.id], ctx.now)
+        addressed = sorted(await branches.with_descendants(ctx.tx, branch.id))
+        activity = await activities.create(ctx.tx, new, addressed, ctx.now)
         invited = await invite(ctx, activity, activity.starts_at)
         await ctx.say(
             "activity.created", title=activity.title, count=invited, code=activity.checkin_code

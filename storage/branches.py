@@ -163,6 +163,18 @@ async def staffing(tx: Tx) -> dict[int, Staffing]:
     }
 
 
+async def with_descendants(tx: Tx, branch_id: int) -> frozenset[int]:
+    """A branch and every branch below it."""
+    rows = await fetch_all(
+        tx,
+        "WITH RECURSIVE below(id) AS ("
+        " SELECT ? UNION SELECT b.id FROM branches b JOIN below ON b.parent_id = below.id)"
+        " SELECT id FROM below",
+        (branch_id,),
+    )
+    return frozenset(row["id"] for row in rows)
+
+
 async def run_by(tx: Tx, user_id: str) -> frozenset[int]:
     """The branches this user is secretary of, and every branch below them: a committee's
     secretary oversees its branches."""

@@ -19,7 +19,7 @@ from storage.branches import NewBranch
 from tests.chat import Chat
 from tests.conftest import Restart
 from tests.fake_telegram import FakeTelegram
-from tests.test_branches import branch_with_secretary
+from tests.test_branches import branch_with_secretary, new_branch
 from tests.test_telegram_branches import expect, walk
 from tests.test_timers import pushes
 
@@ -172,3 +172,22 @@ async def test_over_telegram_a_member_accepts_is_reminded_and_checks_in(
     await walk(server, rider, ("say", "/checkin", "签到"))
     await server.location(rider, *PLACE)
     await expect(server, rider, "签到成功")
+
+
+async def test_an_activity_of_an_organisation_invites_the_members_of_every_branch_below(
+    app: App,
+) -> None:
+    admin, secretary = Chat(app, "admin"), Chat(app, "sec")
+    committee = await branch_with_secretary(
+        admin, "浦东新区快递外卖行业党委", "console:sec", kind="行业党委"
+    )
+    station = await new_branch(admin, "张江站支部", parent=committee)
+    market = await new_branch(admin, "张江市场支部", kind="专业市场", parent=committee)
+    other = await new_branch(admin, "别区支部")
+    for rider, code in (("r0", station), ("r1", market), ("r2", other)):
+        await Chat(app, rider).say(f"/join {code}")
+    await secretary.script("/newactivity", "集中学习", "tap:主题党日", "10-01 09:00")
+    await secretary.script(f"!loc {PLACE[0]} {PLACE[1]}", "tap:行业党委", "tap:不重复")
+    created = await secretary.tap("确认提交")
+    assert "已邀请 2 人" in created.text
+    assert created.to("r0") and created.to("r1") and not created.to("r2")
