@@ -24,6 +24,104 @@ def in_china(latitude: float, longitude: float) -> bool:
     return CHINA_LAT[0] <= latitude <= CHINA_LAT[1] and CHINA_LON[0] <= longitude <= CHINA_LON[1]
 
 
+# Open sea inside the box, as (latitude, longitude) rings. Each edge keeps 35 km or more from
+# every coast and inhabited island (Zhoushan, Changshan, Matsu, Wanshan, Hainan, Penghu…), so a
+# rider on land or a ferry pier is never told they are at sea; a point a few kilometres
+# offshore is simply accepted. A foreign island inside a ring (Ulleungdo, the Daito islands) is
+# outside China anyway.
+SEAS: tuple[tuple[tuple[float, float], ...], ...] = (
+    # Bohai
+    ((38.5, 119.2), (39.4, 119.3), (39.7, 120.2), (39.5, 120.9), (38.7, 120.6), (38.3, 119.6)),
+    # Yellow Sea and East China Sea, between the coast and Korea, Japan and Taiwan
+    (
+        (37.0, 123.5),
+        (36.0, 125.0),
+        (34.5, 124.6),
+        (33.0, 125.3),
+        (31.5, 126.0),
+        (29.5, 125.5),
+        (26.5, 123.5),
+        (26.0, 122.3),
+        (26.6, 121.2),
+        (27.6, 121.6),
+        (28.6, 122.4),
+        (29.5, 122.8),
+        (30.6, 123.3),
+        (31.5, 122.8),
+        (32.5, 122.6),
+        (34.0, 121.4),
+        (35.2, 120.8),
+        (36.2, 122.3),
+    ),
+    # South China Sea, north of the box's edge: off Hainan, Guangdong, Taiwan and Luzon
+    (
+        (18.2, 110.6),
+        (19.3, 111.5),
+        (20.6, 111.8),
+        (21.2, 112.3),
+        (21.4, 113.5),
+        (21.6, 114.5),
+        (22.0, 115.5),
+        (22.5, 116.8),
+        (22.6, 118.5),
+        (21.6, 119.6),
+        (20.5, 120.2),
+        (18.7, 119.5),
+        (18.0, 119.0),
+        (18.0, 111.5),
+    ),
+    # The Pacific east of Taiwan and south of Japan
+    (
+        (18.0, 123.0),
+        (21.5, 122.6),
+        (23.5, 122.4),
+        (24.0, 122.5),
+        (23.3, 124.0),
+        (23.5, 131.0),
+        (26.0, 132.5),
+        (30.0, 133.5),
+        (30.0, 135.1),
+        (18.0, 135.1),
+    ),
+    # The Sea of Japan (East Sea), west of the box's edge
+    (
+        (36.2, 130.3),
+        (38.5, 129.6),
+        (40.5, 130.5),
+        (41.8, 131.5),
+        (42.2, 134.0),
+        (42.7, 135.1),
+        (36.3, 135.1),
+        (37.0, 133.3),
+        (35.8, 131.5),
+        (35.2, 130.4),
+    ),
+)
+
+
+def _inside(latitude: float, longitude: float, ring: tuple[tuple[float, float], ...]) -> bool:
+    """Even-odd rule: a ray eastwards from the point crosses the ring's edges an odd number
+    of times when the point is inside. Degrees are flat enough at this scale."""
+    inside = False
+    for (lat1, lon1), (lat2, lon2) in zip(ring, ring[1:] + ring[:1], strict=True):
+        if (lat1 > latitude) != (lat2 > latitude):
+            crossing = lon1 + (latitude - lat1) / (lat2 - lat1) * (lon2 - lon1)
+            if longitude < crossing:
+                inside = not inside
+    return inside
+
+
+def at_sea(latitude: float, longitude: float) -> bool:
+    return any(_inside(latitude, longitude, ring) for ring in SEAS)
+
+
+def out_of_bounds(latitude: float, longitude: float) -> str | None:
+    """Why a point cannot be where a rider is: ``outside_china``, ``at_sea``, or None."""
+    if not in_china(latitude, longitude):
+        return "outside_china"
+    return "at_sea" if at_sea(latitude, longitude) else None
+
+
 # GCJ-02 ("Mars coordinates"), the datum Chinese map apps publish: a published, deterministic
 # offset from WGS-84 of a few hundred metres. The forward formula is public; the inverse is
 # found by iterating it, which converges to well under a metre in a few steps.

@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 
 from bot.events import Event, EventKind, Reply, Request
 from handlers.context import Context, rows
-from handlers.geo import in_china
+from handlers.geo import out_of_bounds
 from handlers.steps import (
     Advance,
     Draft,
@@ -69,8 +69,9 @@ class PhotosStep(Step):
             if media.photo.sha256 in pending:
                 return Invalid("photo.same_again")
             pending.append(media.photo.sha256)
-            if media.photo.gps and "photo_gps" not in draft and in_china(*media.photo.gps):
-                draft["photo_gps"] = list(media.photo.gps)
+            gps = media.photo.gps
+            if gps and "photo_gps" not in draft and out_of_bounds(*gps) is None:
+                draft["photo_gps"] = list(gps)
             await ctx.reply(
                 ctx.t("photo.received", count=len(pending), max=MAX_PHOTOS),
                 self._buttons(ctx, draft),
@@ -115,8 +116,8 @@ class LocationStep(Step):
     async def accept(self, ctx: Context, draft: Draft, event: Event) -> Outcome:
         if event.kind is EventKind.LOCATION:
             assert event.latitude is not None and event.longitude is not None
-            if not in_china(event.latitude, event.longitude):
-                return Invalid("location.outside_china")
+            if why := out_of_bounds(event.latitude, event.longitude):
+                return Invalid(f"location.{why}")
             draft[self.field] = {"lat": event.latitude, "lon": event.longitude, "source": "pin"}
             return Advance()
         if event.kind is EventKind.TEXT:

@@ -20,7 +20,7 @@ from bot.events import Event, EventKind, Reply, Request, Venue
 from handlers import engine
 from handlers.context import Context, rows
 from handlers.engine import Flow
-from handlers.geo import distance_m, gcj02_to_wgs84, in_china
+from handlers.geo import distance_m, gcj02_to_wgs84, out_of_bounds
 from handlers.hours import (
     Hours,
     HoursError,
@@ -89,8 +89,8 @@ def station_from(row: dict[str, str], default_datum: str = "wgs84") -> NewStatio
     datum = (row.get("datum") or default_datum).strip().lower()
     if datum not in ("wgs84", "gcj02"):
         raise RowError("stations.row.bad_datum", value=datum)
-    if not in_china(lat, lon):
-        raise RowError("stations.row.outside_china", lat=lat, lon=lon)
+    if why := out_of_bounds(lat, lon):
+        raise RowError(f"stations.row.{why}", lat=lat, lon=lon)
     if datum == "gcj02":
         lat, lon = gcj02_to_wgs84(lat, lon)
     return NewStation(
@@ -252,8 +252,8 @@ class NearStep(Step):
         if event.kind is not EventKind.LOCATION:
             return Invalid("stations.need_location")
         assert event.latitude is not None and event.longitude is not None
-        if not in_china(event.latitude, event.longitude):
-            return Invalid("location.outside_china")
+        if why := out_of_bounds(event.latitude, event.longitude):
+            return Invalid(f"location.{why}")
         await show_nearest(
             ctx, event.latitude, event.longitude, frozenset(draft.get("filters", []))
         )

@@ -65,23 +65,25 @@ def test_an_import_reports_each_bad_row_and_keeps_the_good_ones(
         + "巴黎驿站,驿站,Paris,48.85,2.35,24h,,\n"
         + "乱写时间驿站,驿站,某路,31.21,121.45,早上八点到晚上,,\n"
         + "人民广场驿站,驿站,黄浦区人民大道,31.2310,121.4740,24h,,\n"
-        + "奇怪设施驿站,驿站,某路,31.22,121.46,24h,按摩椅,\n",
+        + "奇怪设施驿站,驿站,某路,31.22,121.46,24h,按摩椅,\n"
+        + "海上驿站,驿站,东海,29.0,124.5,24h,,\n",
         encoding="utf-8",
     )
     data = tmp_path / "data"
     report = import_file(capsys, data, path)
     assert report == [
-        "imported 4, rejected 6",
+        "imported 4, rejected 7",
         "row 6: 没有名称",
         "row 7: 坐标缺失或不是数字",
         "row 8: 坐标 48.85, 2.35 不在中国境内",
         "row 9: 营业时间看不懂「早上八点到晚上」：unreadable span '早上八点到晚上'",
         "row 10: 和已有的「人民广场驿站」重复",
         "row 11: 不认识的设施「按摩椅」",
+        "row 12: 坐标 29.0, 124.5 在海上",
     ]
     assert main(["admin", "audit", "--data-dir", str(data), "--format", "json"]) == 0
     log = json.loads(capsys.readouterr().out)
-    assert [(e["action"], e["detail"]) for e in log] == [("stations_import", "added=4 refused=6")]
+    assert [(e["action"], e["detail"]) for e in log] == [("stations_import", "added=4 refused=7")]
 
 
 async def test_a_gcj02_row_is_stored_in_wgs84(
@@ -138,10 +140,11 @@ async def test_amenity_filters_and_feedback_to_the_admins(
     ]
 
 
-async def test_a_location_outside_china_gets_a_clear_answer(rider: Chat) -> None:
+async def test_a_location_outside_china_or_at_sea_gets_a_clear_answer(rider: Chat) -> None:
     await rider.say("/stations")
-    answer = await rider.say("!loc 48.85 2.35")
-    assert "中国" in answer.text
+    assert "不在中国境内" in (await rider.say("!loc 48.85 2.35")).text
+    assert "在海上" in (await rider.say("!loc 39.0 120.0")).text
+    assert "公里内没有找到" in (await rider.say("!loc 30.01 122.39")).text
 
 
 async def test_the_index_finds_exactly_what_a_full_scan_finds(app: App) -> None:
