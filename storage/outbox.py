@@ -79,14 +79,16 @@ async def last_with_buttons(tx: Tx, recipient: str) -> Reply | None:
     return Reply.from_json(row["payload"]) if row else None
 
 
-async def last_keyboard(tx: Tx, recipient: str) -> Reply | None:
+async def last_keyboard(tx: Tx, recipient: str, within: int = 50) -> Reply | None:
     """The newest message to this user that asked to share a location or a number: on
-    Telegram its keyboard stays under the chat until another replaces it."""
+    Telegram its keyboard stays under the chat until another replaces it. Only the last
+    ``within`` messages are looked at, so a secretary's stream of alerts costs nothing."""
     row = await fetch_one(
         tx,
-        "SELECT payload FROM outbox WHERE recipient = ? "
-        "AND json_extract(payload, '$.request') IS NOT NULL ORDER BY id DESC LIMIT 1",
-        (recipient,),
+        "SELECT payload FROM (SELECT id, payload FROM outbox WHERE recipient = ? "
+        "ORDER BY id DESC LIMIT ?) WHERE json_extract(payload, '$.request') IS NOT NULL "
+        "ORDER BY id DESC LIMIT 1",
+        (recipient, within),
     )
     return Reply.from_json(row["payload"]) if row else None
 
