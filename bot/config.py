@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import time, timedelta
+from datetime import date, time, timedelta
 from pathlib import Path
 
 from dotenv import dotenv_values
@@ -70,6 +70,10 @@ class Settings:
     checkin_radius_m: float = 300.0
     station_radius_m: float = 5000.0
     """How far from a rider a warm station is still offered."""
+    calendar: Mapping[date, bool] = field(default_factory=dict)
+    """Days the operator declares, True for a working day: a year's holidays and make-up days
+    (调休) before ``chinese-calendar`` knows them, or a local day off. They win over the
+    package."""
 
     @property
     def db_path(self) -> Path:
@@ -141,7 +145,37 @@ def load_settings(
         reminder_hours=_hours_list(env.get("NUANXIN_REMINDER_HOURS") or "24,1"),
         checkin_radius_m=float(_int(env, "NUANXIN_CHECKIN_RADIUS_M", 300)),
         station_radius_m=float(_int(env, "NUANXIN_STATION_RADIUS_M", 5000)),
+        calendar=_calendar(env.get("NUANXIN_CALENDAR_FILE", "").strip()),
     )
+
+
+DAY_KINDS = {"off": False, "休": False, "work": True, "班": True}
+
+
+def _calendar(path: str) -> dict[date, bool]:
+    """Lines ``2027-01-01,off`` or ``2027-02-07,work`` (also 休 / 班); ``#`` starts a comment."""
+    if not path:
+        return {}
+    try:
+        text = Path(path).read_text(encoding="utf-8-sig")
+    except OSError as bad:
+        raise ConfigError(
+            f"NUANXIN_CALENDAR_FILE {path!r} cannot be read: {bad.strerror or bad}"
+        ) from None
+    days: dict[date, bool] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        entry = line.split("#", 1)[0].strip()
+        if not entry:
+            continue
+        day, _, kind = (part.strip() for part in entry.partition(","))
+        try:
+            days[date.fromisoformat(day)] = DAY_KINDS[kind.lower()]
+        except (ValueError, KeyError):
+            raise ConfigError(
+                f"NUANXIN_CALENDAR_FILE line {number} must look like 2027-01-01,off "
+                f"or 2027-02-07,work, not {entry!r}"
+            ) from None
+    return days
 
 
 def _hours_list(raw: str) -> tuple[int, ...]:

@@ -37,7 +37,10 @@ def window(ctx: Context, stage: str) -> int:
 async def start_clock(ctx: Context, report: Report) -> datetime:
     """Sets both deadlines of a new item and their timers; returns when the rider should hear
     back at the latest."""
-    due = {stage: add_working_days(ctx.now, window(ctx, stage)) for stage in STAGES}
+    due = {
+        stage: add_working_days(ctx.now, window(ctx, stage), ctx.settings.calendar)
+        for stage in STAGES
+    }
     await reports.set_deadlines(ctx.tx, report.id, due["ack"], due["answer"])
     for stage, due_at in due.items():
         payload: dict[str, object] = {"ref": report.ref, "stage": stage, "level": 0}
@@ -88,7 +91,7 @@ async def expire(ctx: Context, payload: dict[str, object]) -> str:
         await ctx.schedule(
             DEADLINE,
             f"{DEADLINE}:{stage}:{report.ref}:{level + 1}",
-            add_working_days(ctx.now, window(ctx, stage)),
+            add_working_days(ctx.now, window(ctx, stage), ctx.settings.calendar),
             following,
         )
     return "escalated"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import time, timedelta
+from datetime import date, time, timedelta
 from pathlib import Path
 
 import pytest
@@ -37,6 +37,7 @@ def test_quiet_hours_can_be_changed_or_switched_off() -> None:
         ("NUANXIN_REMINDER_HOURS", "24,soon"),
         ("NUANXIN_ACK_WORKING_DAYS", "0"),
         ("NUANXIN_ADMINS", "zhangsan"),
+        ("NUANXIN_CALENDAR_FILE", "/no/such/calendar.csv"),
     ],
 )
 def test_a_malformed_setting_is_named_in_a_one_line_error(
@@ -48,3 +49,13 @@ def test_a_malformed_setting_is_named_in_a_one_line_error(
     assert main(["admin", "stats"]) == 2
     error = capsys.readouterr().err
     assert error.startswith("nuanxin: ") and name in error and error.count("\n") == 1
+
+
+def test_a_calendar_file_declares_days_off_and_make_up_days(tmp_path: Path) -> None:
+    calendar = tmp_path / "calendar.csv"
+    calendar.write_text("# 2027 元旦\n2027-01-01,off\n2027-02-07,班\n", encoding="utf-8")
+    settings = load_settings({"NUANXIN_CALENDAR_FILE": str(calendar)}, env_file=None)
+    assert settings.calendar == {date(2027, 1, 1): False, date(2027, 2, 7): True}
+    calendar.write_text("2027-01-01,off\n2027-13-01,off\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="line 2"):
+        load_settings({"NUANXIN_CALENDAR_FILE": str(calendar)}, env_file=None)

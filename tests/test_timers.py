@@ -3,12 +3,14 @@ restarts of the bot."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
 from bot.app import App
 from bot.clock import CHINA, ManualClock
+from bot.config import Settings
 from bot.events import Event, EventKind
 from bot.transports.telegram import TelegramRunner
 from storage import outbox, reports, users
@@ -227,3 +229,28 @@ async def test_the_alarm_rings_after_the_apps_delay_even_when_its_clock_is_elsew
     assert alarm is not None
     ahead = alarm - datetime.now(CHINA)
     assert timedelta(hours=12) < ahead < timedelta(hours=13)
+
+
+@pytest.mark.parametrize(
+    ("declared", "answer_by"),
+    [
+        ({}, "12-08"),
+        ({date(2026, 12, 3): False, date(2026, 12, 4): False, date(2026, 12, 5): True}, "12-09"),
+    ],
+)
+async def test_days_the_operator_declares_win_over_the_official_calendar(
+    tmp_path: Path, declared: dict[date, bool], answer_by: str
+) -> None:
+    """A local day off (a typhoon, a city's own holiday) and a make-up Saturday: what an
+    operator declares in NUANXIN_CALENDAR_FILE moves the deadline the rider is told."""
+    settings = Settings(
+        data_dir=tmp_path / "data", admins=frozenset({"console:admin"}), calendar=declared
+    )
+    app = await App.open(settings, ManualClock(datetime(2026, 12, 1, 15, 0, tzinfo=CHINA)))
+    try:
+        admin, rider = Chat(app, "admin"), Chat(app, "rider")
+        await rider.say(f"/join {await branch_with_secretary(admin, '张江站支部', 'console:sec')}")
+        _, confirmation = await grievance(rider)
+        assert f"最晚 {answer_by} 前答复您" in confirmation
+    finally:
+        await app.close()
