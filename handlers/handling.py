@@ -70,8 +70,9 @@ async def report_card(ctx: Context, report: Report, recipient: str) -> list[Repl
     return [card, *extra]
 
 
-ROBOT = "wecomrobot"
-"""Recipients ``wecomrobot:<branch id>``: a branch's WeCom group robot."""
+BRANCH_GROUP = "group"
+"""Recipients ``group:<branch id>``: the branch's group chat, for a transport that keeps one
+(WeCom posts to the branch's group robot). A line each, without any rider's name."""
 
 
 async def alert(ctx: Context, report: Report, branch_id: int | None) -> None:
@@ -88,7 +89,7 @@ async def alert(ctx: Context, report: Report, branch_id: int | None) -> None:
             category=ctx.catalog.t(DEFAULT_LANG, f"{report.kind}.cat.{report.category}"),
             branch=branch.name,
         )
-        await ctx.send(f"{ROBOT}:{branch.id}", Reply(text=text))
+        await ctx.send(f"{BRANCH_GROUP}:{branch.id}", Reply(text=text))
 
 
 async def act(ctx: Context, argument: str) -> None:

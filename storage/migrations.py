@@ -310,6 +310,13 @@ CREATE INDEX outbox_recipient ON outbox(recipient, id);
 """
 """A user's messages newest first: the keyboard on their screen is the newest one sent."""
 
+M010_BRANCH_GROUPS = """
+UPDATE outbox SET recipient = 'group:' || substr(recipient, length('wecomrobot:') + 1)
+WHERE recipient LIKE 'wecomrobot:%';
+"""
+"""A branch's group messages are addressed ``group:<branch id>``, not by WeCom's name: the core
+knows a branch may have a group chat, a transport knows what carries it."""
+
 MIGRATIONS: tuple[str, ...] = (
     M001_INITIAL,
     M002_REPORTS,
@@ -320,4 +327,5 @@ MIGRATIONS: tuple[str, ...] = (
     M007_STATIONS,
     M008_ROBOTS,
     M009_RECIPIENT_INDEX,
+    M010_BRANCH_GROUPS,
 )

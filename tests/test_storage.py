@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from storage import users
+from bot.events import Reply
+from handlers.handling import BRANCH_GROUP
+from storage import outbox, users
 from storage.db import Database
 from storage.migrations import MIGRATIONS
 
@@ -48,3 +50,20 @@ async def test_a_failed_transaction_leaves_nothing_behind(tmp_path: Path) -> Non
         mode = await cursor.fetchone()
     assert mode is not None and mode[0] == "wal"
     await db.close()
+
+
+async def test_group_robot_messages_queued_before_the_upgrade_still_go_out(
+    tmp_path: Path,
+) -> None:
+    """Version 10 renamed the recipients of a branch's group messages; an unsent one keeps
+    its place in the queue."""
+    path = tmp_path / "x.db"
+    old = await Database.open(path, target_version=9)
+    async with old.transaction() as tx:
+        await outbox.add(tx, "wecomrobot:3", Reply(text="提醒"), datetime.now(UTC))
+    await old.close()
+    db = await Database.open(path)
+    async with db.reading() as tx:
+        queued = await outbox.unsent(tx, BRANCH_GROUP)
+    await db.close()
+    assert [(m.recipient, m.reply.text) for m in queued] == [("group:3", "提醒")]

@@ -17,6 +17,7 @@ from bot.events import Reply
 from bot.transports.wecom import WeComRunner
 from bot.transports.wecom_crypto import CryptoError, WeComCrypto
 from handlers.geo import distance_m, wgs84_to_gcj02
+from handlers.handling import BRANCH_GROUP
 from storage import branches, broadcasts, outbox, reports
 from storage.branches import NewBranch
 from tests import images
@@ -286,7 +287,7 @@ async def test_a_branch_group_robot_gets_alerts_without_names_merged_under_its_l
     async with bot.app.db.transaction() as tx:
         for n in range(3):
             await outbox.add(
-                tx, f"wecomrobot:{branch.id}", Reply(text=f"提醒 {n}"), bot.app.clock.now()
+                tx, f"{BRANCH_GROUP}:{branch.id}", Reply(text=f"提醒 {n}"), bot.app.clock.now()
             )
     bot.wake()
     await bot.robots.idle()

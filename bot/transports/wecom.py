@@ -38,7 +38,7 @@ from bot.transports.delivery import (
 from bot.transports.wecom_api import NOT_A_MEMBER, RATE_LIMITED, WeComClient, WeComError
 from bot.transports.wecom_crypto import CryptoError, WeComCrypto
 from handlers.geo import gcj02_to_wgs84, wgs84_to_gcj02
-from handlers.handling import ROBOT
+from handlers.handling import BRANCH_GROUP
 
 PLATFORM = "wecom"
 PATH = "/wecom"
@@ -334,7 +334,7 @@ def sender(app: App, client: WeComClient) -> SendOne:
 
 
 def robot_sender(app: App, client: WeComClient) -> SendOne:
-    """Posts to a branch's group robot webhook (``wecomrobot:<branch id>``)."""
+    """Posts a branch's group messages (``group:<branch id>``) to its group robot."""
 
     async def send_one(message: Outgoing) -> str:
         webhook = await app.robot_webhook(int(message.address))
@@ -367,7 +367,9 @@ class WeComRunner:
             settings.wecom_token.value, settings.wecom_aes_key.value, settings.wecom_corp_id
         )
         self.delivery = Delivery(app, PLATFORM, sender(app, self.client), PACE)
-        self.robots = Delivery(app, ROBOT, robot_sender(app, self.client), ROBOT_PACE, merge=True)
+        self.robots = Delivery(
+            app, BRANCH_GROUP, robot_sender(app, self.client), ROBOT_PACE, merge=True
+        )
         self.callback = Callback(app, crypto, Incoming(app, self.client, self.wake))
         self.scheduler = Scheduler(app, after_run=self.wake)
         self._site_runner: web.AppRunner | None = None
