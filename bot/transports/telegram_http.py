@@ -11,6 +11,8 @@ from telegram._utils.types import ODVInput
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
+from bot.transports.tls import trusted
+
 
 class AiohttpRequest(BaseRequest):
     """Sends the Bot API's requests through an aiohttp session.
@@ -47,7 +49,7 @@ class AiohttpRequest(BaseRequest):
     async def initialize(self) -> None:
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=self._connections),
+                connector=aiohttp.TCPConnector(limit=self._connections, ssl=trusted()),
                 headers={"User-Agent": self.USER_AGENT},
             )
 

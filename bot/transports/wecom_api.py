@@ -14,6 +14,8 @@ from typing import Any
 
 import aiohttp
 
+from bot.transports.tls import trusted
+
 log = logging.getLogger(__name__)
 
 TOKEN_EXPIRED = frozenset({40014, 42001})
@@ -46,7 +48,10 @@ class WeComClient:
 
     def _http(self) -> aiohttp.ClientSession:
         if self._session is None:
-            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
+            self._session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=30),
+                connector=aiohttp.TCPConnector(ssl=trusted()),
+            )
         return self._session
 
     async def token(self, *, stale: str = "") -> str:
