@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import cast
 
 import pytest
 
@@ -23,9 +24,9 @@ def bare_host(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]
 @pytest.mark.usefixtures("bare_host")
 def test_the_public_authorities_are_trusted_without_the_systems_bundle() -> None:
     subjects = {
-        value
+        str(value)
         for cert in trusted().get_ca_certs()
-        for entry in cert["subject"]
+        for entry in cast(tuple[tuple[tuple[str, str], ...], ...], cert["subject"])
         for key, value in entry
         if key == "commonName"
     }
