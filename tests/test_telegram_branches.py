@@ -32,32 +32,36 @@ async def walk(server: FakeTelegram, user: int, *steps: tuple[str, str, str]) ->
     return answer
 
 
-async def test_rider_secretary_and_admin_over_telegram(
-    server: FakeTelegram, runner: TelegramRunner
-) -> None:
+async def new_branch(server: FakeTelegram, name: str, kind: str) -> tuple[Call, str]:
+    """The admin creates a branch in chat; returns the answer and the branch's code."""
     created = await walk(
         server,
         ADMIN,
         ("say", "/newbranch", "叫什么名字"),
-        ("say", "美团张江站支部", "依托在哪里"),
-        ("tap", "网点站点", "哪个区"),
+        ("say", name, "依托在哪里"),
+        ("tap", kind, "哪个区"),
         ("say", "浦东新区", "上级组织"),
         ("tap", "无", "核对支部"),
         ("tap", "确认提交", "支部码："),
     )
-    assert created.method == "sendPhoto"
     code = re.search(r"支部码：([A-Z0-9]{6})", created.text)
     assert code
-    welcome = await walk(
-        server, ADMIN, ("say", f"/appoint {code.group(1)} telegram:{SECRETARY}", "书记")
-    )
+    return created, code.group(1)
+
+
+async def test_rider_secretary_and_admin_over_telegram(
+    server: FakeTelegram, runner: TelegramRunner
+) -> None:
+    created, code = await new_branch(server, "美团张江站支部", "网点站点")
+    assert created.method == "sendPhoto"
+    welcome = await walk(server, ADMIN, ("say", f"/appoint {code} telegram:{SECRETARY}", "书记"))
     assert "telegram:700" in welcome.text
     assert (await expect(server, SECRETARY, "书记")).method == "sendPhoto"
 
     filed = await walk(
         server,
         RIDER,
-        ("say", f"/start join-{code.group(1)}", "已加入「美团张江站支部」"),
+        ("say", f"/start join-{code}", "已加入「美团张江站支部」"),
         ("say", "/grievance", "遇到了什么困难"),
         ("tap", "饮水难", "说说具体情况"),
         ("say", "站点附近没有饮水点", "有照片"),
@@ -109,21 +113,11 @@ def menu_of(server: FakeTelegram, chat: int) -> list[str] | None:
 async def test_an_appointment_and_a_dismissal_change_the_menu_at_once(
     server: FakeTelegram, runner: TelegramRunner
 ) -> None:
-    created = await walk(
-        server,
-        ADMIN,
-        ("say", "/newbranch", "叫什么名字"),
-        ("say", "外卖骑手协会", "依托在哪里"),
-        ("tap", "协会", "哪个区"),
-        ("say", "浦东新区", "上级组织"),
-        ("tap", "无", "核对支部"),
-        ("tap", "确认提交", "支部码："),
-    )
-    code = re.search(r"支部码：([A-Z0-9]{6})", created.text)
-    assert code and menu_of(server, SECRETARY) is None
-    await walk(server, ADMIN, ("say", f"/appoint {code.group(1)} telegram:{SECRETARY}", "书记"))
+    _, code = await new_branch(server, "外卖骑手协会", "协会")
+    assert menu_of(server, SECRETARY) is None
+    await walk(server, ADMIN, ("say", f"/appoint {code} telegram:{SECRETARY}", "书记"))
     await server.wait_for(lambda: menu_of(server, SECRETARY) is not None)
     assert "pending" in (menu_of(server, SECRETARY) or [])
-    await walk(server, ADMIN, ("say", f"/dismiss {code.group(1)} telegram:{SECRETARY}", "不再是"))
+    await walk(server, ADMIN, ("say", f"/dismiss {code} telegram:{SECRETARY}", "不再是"))
     await server.wait_for(lambda: menu_of(server, SECRETARY) is None)
     assert all(call.text for call in server.sent_to(SECRETARY))
