@@ -128,7 +128,7 @@ async def appoint(tx: Tx, actor: str, code: str, user_id: str, now: datetime) ->
     branch = await existing(tx, code)
     await branches.appoint(tx, branch.id, user_id, actor, now)
     await audit.record(tx, actor, "secretary_appoint", branch.code, now, user_id)
-    await outbox.add(tx, user_id, Reply(refresh_menu=True), now)
+    await _role_changed(tx, user_id, now)
     return branch
 
 
@@ -137,8 +137,13 @@ async def dismiss(tx: Tx, actor: str, code: str, user_id: str, now: datetime) ->
     if not await branches.dismiss(tx, branch.id, user_id):
         raise BranchError("branch.not_secretary", user=user_id, code=branch.code)
     await audit.record(tx, actor, "secretary_dismiss", branch.code, now, user_id)
-    await outbox.add(tx, user_id, Reply(refresh_menu=True), now)
+    await _role_changed(tx, user_id, now)
     return branch
+
+
+async def _role_changed(tx: Tx, user_id: str, now: datetime) -> None:
+    """Queued with the change, so the user's command menu follows wherever it was made."""
+    await outbox.add(tx, user_id, Reply(refresh_menu=True), now)
 
 
 async def appoint_admin(tx: Tx, actor: str, user_id: str, now: datetime) -> None:
@@ -146,7 +151,7 @@ async def appoint_admin(tx: Tx, actor: str, user_id: str, now: datetime) -> None
         raise BranchError("branch.bad_user", user=user_id)
     await branches.add_admin(tx, user_id, actor, now)
     await audit.record(tx, actor, "admin_appoint", user_id, now)
-    await outbox.add(tx, user_id, Reply(refresh_menu=True), now)
+    await _role_changed(tx, user_id, now)
 
 
 IMPORT_COLUMNS = ("code", "name", "kind", "district", "parent_code", "secretaries")

@@ -178,15 +178,7 @@ async def with_descendants(tx: Tx, branch_id: int) -> frozenset[int]:
 async def run_by(tx: Tx, user_id: str) -> frozenset[int]:
     """The branches this user is secretary of, and every branch below them: a committee's
     secretary oversees its branches."""
-    rows = await fetch_all(
-        tx,
-        "WITH RECURSIVE below(id) AS ("
-        " SELECT branch_id FROM secretaries WHERE user_id = ?"
-        " UNION SELECT b.id FROM branches b JOIN below ON b.parent_id = below.id)"
-        " SELECT id FROM below",
-        (user_id,),
-    )
-    return frozenset(row["id"] for row in rows)
+    return (await authority(tx, user_id)).runs
 
 
 async def all_secretaries(tx: Tx) -> frozenset[str]:
@@ -210,7 +202,7 @@ class Authority:
 
 
 async def authority(tx: Tx, user_id: str) -> Authority:
-    """What :func:`run_by` says, and whether the user was appointed admin, in one query:
+    """The branches the user oversees and whether they were appointed admin, in one query:
     every event needs both."""
     rows = await fetch_all(
         tx,
