@@ -14,5 +14,6 @@ def render_qr(link: str, target: Path) -> Path:
     code.add_data(link)
     code.make(fit=True)
     target.parent.mkdir(parents=True, exist_ok=True)
-    code.make_image(fill_color="black", back_color="white").save(target)
+    with target.open("wb") as out:
+        code.make_image(fill_color="black", back_color="white").save(out)
     return target

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from bot.app import App
 from bot.clock import ManualClock
+from bot.config import Settings
 from bot.events import Event, EventKind
 from storage import conversations, declarations
 from tests.chat import Chat, press
@@ -165,7 +166,9 @@ async def test_a_declared_rider_views_updates_and_withdraws(app: App, rider: Cha
     assert list(badge.iterdir()) == []
 
 
-async def test_language_is_chosen_once_and_remembered(app: App, settings, clock) -> None:
+async def test_language_is_chosen_once_and_remembered(
+    app: App, settings: Settings, clock: ManualClock
+) -> None:
     rider = Chat(app, "rider")
     await rider.script("/declare", "tap:同意")
     switched = await rider.script("/lang", "tap:English")

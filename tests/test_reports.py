@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -125,7 +126,12 @@ async def test_the_same_photo_is_stored_once(app: App, tmp_path: Path, settings:
     ids=["text-file", "30MB", "corrupt", "20000x20000", "gif"],
 )
 async def test_a_bad_photo_is_refused_and_nothing_is_kept(
-    app: App, rider: Chat, tmp_path: Path, settings: Settings, make, hint: str
+    app: App,
+    rider: Chat,
+    tmp_path: Path,
+    settings: Settings,
+    make: Callable[[Path], Path],
+    hint: str,
 ) -> None:
     (tmp_path / "notes.txt").write_text("不是图片")
     bad = make(tmp_path)
