@@ -47,6 +47,7 @@ class App:
 
     async def close(self) -> None:
         await self._marks.flush()
+        self.dispatcher.close()
         await self.db.close()
 
     async def handle(self, event: Event) -> Handled:

@@ -70,14 +70,12 @@ def store_photo(source: Path, media_dir: Path, max_bytes: int, max_pixels: int) 
             if image.width * image.height > max_pixels:
                 raise PhotoRejected("photo.too_large_image")
             gps = _gps(image)
-            image.load()
-            upright = ImageOps.exif_transpose(image)
+            upright = ImageOps.exif_transpose(_shrunk(image))
     except PhotoRejected:
         raise
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
         raise PhotoRejected("photo.corrupt") from None
     clean = upright.convert("RGB")
-    clean.thumbnail((LONG_EDGE, LONG_EDGE))
     width, height = clean.size
     data = _jpeg(clean, quality=85)
     sha256 = hashlib.sha256(data).hexdigest()
@@ -87,6 +85,17 @@ def store_photo(source: Path, media_dir: Path, max_bytes: int, max_pixels: int) 
         clean.thumbnail((THUMB_EDGE, THUMB_EDGE))
         _write_atomically(thumb_path(media_dir, sha256), _jpeg(clean, quality=80))
     return StoredPhoto(sha256, width, height, gps=gps)
+
+
+def _shrunk(image: Image.Image) -> Image.Image:
+    """The photo decoded at no more than the size it is kept at, shrinking before any copy
+    of the full picture is made: a JPEG is decoded at a reduced scale where that gives the
+    same result (``thumbnail`` asks for a draft), so memory follows the kept size, not the
+    sent one. A square box keeps the limit whatever the photo's orientation."""
+    if image.mode in ("1", "P"):
+        image = image.convert("RGBA")
+    image.thumbnail((LONG_EDGE, LONG_EDGE))
+    return image
 
 
 def store_file(source: Path, media_dir: Path, max_bytes: int, folder: str) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import datetime
 
@@ -20,10 +21,14 @@ from bot.media import Media, prepare_media
 from handlers import engine
 from handlers.actions import Action, Registry, Role
 from handlers.context import MENU_SCOPE, Context
-from storage import branches, conversations, outbox, updates, users
-from storage.db import Database
+from storage import branches, conversations, inbox, outbox, users
+from storage.db import Database, is_storage_failure
 
 log = logging.getLogger(__name__)
+
+DECODERS = 2
+"""Photos decoded at once. A large photo takes a few hundred megabytes while it is decoded;
+more at once would not be faster on a small machine, only larger."""
 
 
 class Dispatcher:
@@ -40,6 +45,10 @@ class Dispatcher:
         self._clock = clock
         self._registry = registry
         self._catalog = catalog
+        self._decoders = ThreadPoolExecutor(DECODERS, thread_name_prefix="decode")
+
+    def close(self) -> None:
+        self._decoders.shutdown(cancel_futures=True)
 
     async def handle(self, event: Event) -> Handled:
         notice: str = ""
@@ -48,7 +57,7 @@ class Dispatcher:
             media = await self._prepare_media(event)
             async with self._db.transaction() as tx:
                 now = self._clock.now()
-                if event.update_key and not await updates.claim(tx, event.update_key, now):
+                if event.update_key and not await inbox.claim(tx, event.update_key, now):
                     return Handled(fresh=False)
                 user = await users.touch(tx, event.user, now)
                 authority = await branches.authority(tx, user.id)
@@ -72,7 +81,9 @@ class Dispatcher:
                 elif conversation is not None:
                     await conversations.delete(tx, user.id)
                 notice, wake_at = ctx.notice, tuple(sorted(set(ctx.wake_at)))
-        except Exception:
+        except Exception as error:
+            if is_storage_failure(error):
+                raise
             log.exception(
                 "handling %s from %s failed (update %s)", event.kind, event.user, event.update_key
             )
@@ -89,7 +100,8 @@ class Dispatcher:
         flow = self._registry.flows.get(conv.flow) if conv else None
         if conv is None or flow is None or not flow.step(conv.step).takes_media:
             return None
-        return await asyncio.to_thread(prepare_media, event, self._settings)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._decoders, prepare_media, event, self._settings)
 
     async def _apologise(self, event: Event) -> None:
         """Tells the user something went wrong, and records the delivery so a poisonous
@@ -97,7 +109,7 @@ class Dispatcher:
         async with self._db.transaction() as tx:
             now = self._clock.now()
             if event.update_key:
-                await updates.claim(tx, event.update_key, now)
+                await inbox.claim(tx, event.update_key, now)
             user = await users.touch(tx, event.user, now)
             text = self._catalog.t(user.lang, "error.internal")
             await outbox.add(tx, user.id, Reply(text=text), now)

@@ -3,17 +3,48 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
 import sqlite3
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import aiosqlite
 
 from storage.migrations import MIGRATIONS
 
 Tx = aiosqlite.Connection
+
+STORAGE_FAILURES = frozenset(
+    {
+        sqlite3.SQLITE_BUSY,
+        sqlite3.SQLITE_LOCKED,
+        sqlite3.SQLITE_NOMEM,
+        sqlite3.SQLITE_READONLY,
+        sqlite3.SQLITE_IOERR,
+        sqlite3.SQLITE_CORRUPT,
+        sqlite3.SQLITE_FULL,
+        sqlite3.SQLITE_CANTOPEN,
+        sqlite3.SQLITE_NOTADB,
+    }
+)
+"""SQLite's primary result codes that speak of the disk or the file, not of our SQL."""
+
+
+def is_storage_failure(error: BaseException) -> bool:
+    """A write failed because of where the data lives (a full disk, an unwritable or broken
+    file), so the same write can succeed later; a mistake in SQL or a broken constraint
+    cannot."""
+    code = getattr(error, "sqlite_errorcode", None)
+    return isinstance(error, sqlite3.Error) and code is not None and code & 0xFF in (
+        STORAGE_FAILURES
+    )
+
+
+class StorageUnavailable(RuntimeError):
+    """The data directory or the database cannot be opened; the message says which and why."""
 
 
 async def fetch_all(tx: Tx, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
@@ -31,29 +62,55 @@ async def fetch_one(tx: Tx, sql: str, params: Iterable[Any] = ()) -> sqlite3.Row
     return next(iter(await fetch_all(tx, sql, params)), None)
 
 
+def _locked(path: Path) -> IO[str]:
+    """Opens ``path`` (made if missing) and waits for an exclusive lock on it, held until the
+    file is closed; the system lets go of it when the process dies, however it dies."""
+    handle = path.open("a")
+    fcntl.flock(handle, fcntl.LOCK_EX)
+    return handle
+
+
 class Database:
     """Wraps one connection; every write goes through :meth:`transaction`.
 
     The asyncio lock keeps this process to one writer at a time; ``BEGIN IMMEDIATE`` with a
-    busy timeout does the same between processes, so a second bot process on the same file
-    waits instead of failing.
+    busy timeout does the same between processes, so a command-line process writing beside
+    the bot waits instead of failing.
     """
 
-    def __init__(self, conn: aiosqlite.Connection) -> None:
+    def __init__(self, conn: aiosqlite.Connection, path: Path) -> None:
         self._conn = conn
         self._lock = asyncio.Lock()
+        self.path = path
+        self.failures = 0
+        """Writes that failed for the storage's sake since the last one that succeeded."""
+        self.on_failure: Callable[[int], None] | None = None
+        """Told the count of such failures in a row each time one more happens."""
 
     @classmethod
     async def open(cls, path: Path, *, target_version: int | None = None) -> Database:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        conn = await aiosqlite.connect(path, isolation_level=None)
-        conn.row_factory = sqlite3.Row
-        await conn.execute("PRAGMA journal_mode=WAL")
-        await conn.execute("PRAGMA foreign_keys=ON")
-        await conn.execute("PRAGMA busy_timeout=10000")
-        await conn.execute("PRAGMA synchronous=NORMAL")
-        db = cls(conn)
-        await db.migrate(target_version)
+        """Opens (and migrates) the database; any trouble is one :class:`StorageUnavailable`
+        naming the file, and leaves no thread behind that would keep the process alive."""
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            conn = await aiosqlite.connect(path, isolation_level=None)
+        except (OSError, sqlite3.Error) as bad:
+            raise StorageUnavailable(f"cannot open {path}: {_reason(bad)}") from None
+        try:
+            conn.row_factory = sqlite3.Row
+            # First, so that the switch to WAL waits for a process starting at the same time.
+            await conn.execute("PRAGMA busy_timeout=10000")
+            await conn.execute("PRAGMA journal_mode=WAL")
+            await conn.execute("PRAGMA foreign_keys=ON")
+            await conn.execute("PRAGMA synchronous=NORMAL")
+            db = cls(conn, path)
+            await db.migrate(target_version)
+        except (OSError, sqlite3.Error) as bad:
+            await conn.close()
+            raise StorageUnavailable(f"cannot use {path}: {_reason(bad)}") from None
+        except BaseException:
+            await conn.close()
+            raise
         return db
 
     async def close(self) -> None:
@@ -64,31 +121,55 @@ class Database:
         return int(row[0]) if row else 0
 
     async def migrate(self, target_version: int | None = None) -> None:
-        """Applies each pending migration with its version bump in one transaction."""
+        """Applies each pending migration with its version bump in one transaction.
+
+        Processes starting at the same moment take turns on a lock file beside the database
+        and each reads the version only once it holds it, so a migration is never applied
+        twice (``executescript`` commits whatever is open, so the version cannot be read
+        inside the migration's own transaction).
+        """
         target = len(MIGRATIONS) if target_version is None else target_version
         async with self._lock:
-            current = await self.schema_version()
-            for number in range(current + 1, target + 1):
-                script = MIGRATIONS[number - 1]
-                try:
-                    await self._conn.executescript(
-                        f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version = {number};\nCOMMIT;"
-                    )
-                except sqlite3.Error:
-                    if self._conn.in_transaction:
-                        await self._conn.rollback()
-                    raise
+            if await self.schema_version() >= target:
+                return
+            lock = self.path.with_name(self.path.name + ".migrating")
+            with await asyncio.to_thread(_locked, lock):
+                current = await self.schema_version()
+                for number in range(current + 1, target + 1):
+                    await self._apply(number, MIGRATIONS[number - 1])
+
+    async def _apply(self, number: int, script: str) -> None:
+        try:
+            await self._conn.executescript(
+                f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version = {number};\nCOMMIT;"
+            )
+        except sqlite3.Error:
+            if self._conn.in_transaction:
+                await self._conn.rollback()
+            raise
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Tx]:
         async with self._lock:
-            await self._conn.execute("BEGIN IMMEDIATE")
             try:
-                yield self._conn
-            except BaseException:
-                await self._conn.rollback()
+                await self._conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._conn
+                except BaseException:
+                    await self._conn.rollback()
+                    raise
+                await self._conn.commit()
+            except sqlite3.Error as error:
+                self._count(error)
                 raise
-            await self._conn.commit()
+            self.failures = 0
+
+    def _count(self, error: sqlite3.Error) -> None:
+        if not is_storage_failure(error):
+            return
+        self.failures += 1
+        if self.on_failure is not None:
+            self.on_failure(self.failures)
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[Tx]:
@@ -98,6 +179,23 @@ class Database:
         async with self._lock:
             yield self._conn
 
+    async def backup(self, target: Path) -> None:
+        """A consistent copy of the whole database, made with SQLite's online backup while
+        others go on writing: pages changed meanwhile are copied again."""
+
+        def copy() -> None:
+            partial = target.with_name(target.name + ".part")
+            partial.unlink(missing_ok=True)
+            source = sqlite3.connect(self.path)
+            try:
+                with contextlib.closing(sqlite3.connect(partial)) as copy_to:
+                    source.backup(copy_to, pages=1024)
+            finally:
+                source.close()
+            partial.replace(target)
+
+        await asyncio.to_thread(copy)
+
     async def schema(self) -> list[tuple[str, str]]:
         """The schema as (name, sql) pairs, for checking migrations converge."""
         rows = await fetch_all(
@@ -105,3 +203,9 @@ class Database:
             "SELECT name, sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY type, name",
         )
         return [(row[0], row[1]) for row in rows]
+
+
+def _reason(error: BaseException) -> str:
+    if isinstance(error, OSError):
+        return error.strerror or str(error)
+    return str(error)

@@ -317,6 +317,27 @@ WHERE recipient LIKE 'wecomrobot:%';
 """A branch's group messages are addressed ``group:<branch id>``, not by WeCom's name: the core
 knows a branch may have a group chat, a transport knows what carries it."""
 
+M011_INBOX = """
+CREATE TABLE inbox (
+    id INTEGER PRIMARY KEY,
+    key TEXT NOT NULL UNIQUE,
+    platform TEXT NOT NULL,
+    chat TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    received_at TEXT NOT NULL
+);
+CREATE INDEX inbox_waiting ON inbox(platform, id);
+CREATE INDEX processed_updates_at ON processed_updates(processed_at);
+
+CREATE TABLE heartbeat (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    beat_at TEXT NOT NULL
+);
+"""
+"""What platforms delivered, kept from the moment it is received until it is handled: a
+platform is told "received" only once its update is here. The heartbeat is the row a health
+check writes to learn that the database still takes writes."""
+
 MIGRATIONS: tuple[str, ...] = (
     M001_INITIAL,
     M002_REPORTS,
@@ -328,4 +349,5 @@ MIGRATIONS: tuple[str, ...] = (
     M008_ROBOTS,
     M009_RECIPIENT_INDEX,
     M010_BRANCH_GROUPS,
+    M011_INBOX,
 )

@@ -8,18 +8,19 @@ up behind itself. A platform supplies only how to send one message and what its 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import signal
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Protocol
 
 from bot.app import App
 from bot.config import Settings
 from bot.events import Outgoing, Reply
+from bot.transports.lanes import Lanes, persistently
 
 log = logging.getLogger(__name__)
 
@@ -109,8 +110,6 @@ def plain(message: Outgoing) -> bool:
 
 
 class Delivery:
-    POLL_S = 2.0
-    """How often to look for messages queued by another process (the command line)."""
     IN_FLIGHT = 16
     """Requests on the wire at once: enough to fill Telegram's 30 messages/s over round trips
     of a few hundred milliseconds, few enough that a broadcast leaves connections free."""
@@ -123,90 +122,62 @@ class Delivery:
         self._merge = merge
         """Plain texts waiting for the same recipient go as one message (a group robot, whose
         limit is per minute and whose readers want a digest, not a stream)."""
-        self.wake = asyncio.Event()
         self._send_one = send_one
         self._pace = ChatPace(pace)
         self._wire = asyncio.Semaphore(self.IN_FLIGHT)
-        self._queues: dict[str, deque[Outgoing]] = {}
-        self._senders: set[asyncio.Task[None]] = set()
-        self._taken = 0
-        """The newest outbox id already in a queue."""
-        self._idle = asyncio.Event()
-        self._idle.set()
-        self._draining = asyncio.Lock()
-        self._worker: asyncio.Task[None] | None = None
+        self._lanes: Lanes[Outgoing] = Lanes(
+            f"{platform} outbox",
+            self._unsent,
+            lambda message: message.id,
+            lambda message: message.address,
+            self._send,
+        )
+        self.wake = self._lanes.wake
 
     def start(self) -> None:
-        self._worker = asyncio.create_task(self.run())
-        self.wake.set()
+        self._lanes.start()
 
     async def stop(self) -> None:
-        if self._worker is not None:
-            self._worker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._worker
-
-    async def run(self) -> None:
-        try:
-            while True:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.wake.wait(), self.POLL_S)
-                self.wake.clear()
-                await self.drain()
-        finally:
-            for sender in list(self._senders):
-                sender.cancel()
+        await self._lanes.stop()
 
     async def drain(self) -> None:
-        """Queues what is new in the outbox; one drain at a time, so nothing is queued twice."""
-        async with self._draining:
-            while batch := await self.app.unsent(self.platform, after=self._taken):
-                self._queue(batch)
-
-    def _queue(self, batch: list[Outgoing]) -> None:
-        for message in batch:
-            self._taken = message.id
-            queue = self._queues.get(message.address)
-            if queue is None:
-                self._idle.clear()
-                queue = self._queues[message.address] = deque()
-                sender = asyncio.create_task(self._send_chat(message.address, queue))
-                self._senders.add(sender)
-                sender.add_done_callback(self._senders.discard)
-            queue.append(message)
-
-    async def _send_chat(self, address: str, queue: deque[Outgoing]) -> None:
-        try:
-            while queue:
-                message = queue.popleft()
-                target = message.reply.edit_of
-                if target is not None and any(m.reply.edit_of == target for m in queue):
-                    await self.app.mark_sent(message.id, outcome="superseded")
-                    continue
-                await asyncio.sleep(self._pace.delay(address))
-                batch = [message]
-                while self._merge and queue and plain(message) and plain(queue[0]):
-                    batch.append(queue.popleft())
-                if len(batch) > 1:
-                    merged = Reply(text="\n\n".join(m.reply.text for m in batch))
-                    message = replace(message, reply=merged)
-                async with self._wire:
-                    delivered_as, outcome = await self._send_until_done(message)
-                for done in batch:
-                    await self.app.mark_sent(
-                        done.id, delivered_as, outcome, of_broadcast=done.broadcast_id is not None
-                    )
-        except Exception:
-            log.exception("delivery to %s stopped; the rest waits for the next start", address)
-        finally:
-            del self._queues[address]
-            if not self._queues:
-                self._idle.set()
+        await self._lanes.drain()
 
     async def idle(self) -> None:
         """Returns once everything in the outbox so far has been sent (or given up)."""
-        await self.drain()
-        await self._idle.wait()
+        await self._lanes.idle()
+
+    async def _unsent(self, after: int) -> list[Outgoing]:
+        return await self.app.unsent(self.platform, after)
+
+    async def _send(self, message: Outgoing, queue: deque[Outgoing]) -> list[Outgoing]:
+        """Sends one message (with the plain texts after it, when merging) and marks it.
+
+        A mark the database does not take (a full disk) is tried again until it is: the
+        chat's next messages wait for it, in order, rather than the message going twice."""
+        target = message.reply.edit_of
+        batch = [message]
+        if target is not None and any(m.reply.edit_of == target for m in queue):
+            delivered_as, outcome = None, "superseded"
+        else:
+            await asyncio.sleep(self._pace.delay(message.address))
+            while self._merge and queue and plain(message) and plain(queue[0]):
+                batch.append(queue.popleft())
+            if len(batch) > 1:
+                merged = Reply(text="\n\n".join(m.reply.text for m in batch))
+                message = replace(message, reply=merged)
+            async with self._wire:
+                delivered_as, outcome = await self._send_until_done(message)
+        for done in batch:
+            mark = partial(
+                self.app.mark_sent,
+                done.id,
+                delivered_as,
+                outcome,
+                of_broadcast=done.broadcast_id is not None,
+            )
+            await persistently(mark, f"marking message {done.id} sent")
+        return batch
 
     async def _send_until_done(self, message: Outgoing) -> tuple[str | None, str]:
         """Sends one message, retrying transient trouble with growing pauses; returns the

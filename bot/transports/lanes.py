@@ -1,0 +1,154 @@
+"""Working through rows of the database one chat at a time, chats side by side.
+
+The outbox (what to send) and the inbox (what was received) are both worked this way: rows
+are read by id, each goes into its chat's lane, a lane does its rows in order, and a chat
+never waits for another. A lane that stops on an error it did not expect lets go of its rows,
+and they are read again from the database after a pause: nothing waits for a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Generic, TypeVar
+
+from storage.db import is_storage_failure
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+RETRY_FIRST_S = 0.5
+RETRY_MAX_S = 30.0
+
+
+async def persistently(action: Callable[[], Awaitable[R]], what: str) -> R:
+    """Runs ``action`` until the database takes it: a full disk or a locked file is waited
+    out with growing pauses (the process gives up by itself after too many failures in a row,
+    see :class:`bot.app.App`); any other error is raised."""
+    pause = RETRY_FIRST_S
+    while True:
+        try:
+            return await action()
+        except Exception as error:
+            if not is_storage_failure(error):
+                raise
+            log.warning(
+                "%s: the database takes no writes (%s); again in %.1fs", what, error, pause
+            )
+        await asyncio.sleep(pause)
+        pause = min(pause * 2, RETRY_MAX_S)
+
+
+class Lanes(Generic[T]):
+    """Reads rows with ``read(after)`` (oldest first, ids above ``after``) and runs
+    ``work(row, lane)`` for each, in the order of its lane; ``work`` may take more rows from
+    the front of the lane (to merge them) and returns the rows it took."""
+
+    POLL_S = 2.0
+    """How often to look for rows written by another process (the command line)."""
+
+    def __init__(
+        self,
+        name: str,
+        read: Callable[[int], Awaitable[Sequence[T]]],
+        ident: Callable[[T], int],
+        lane_of: Callable[[T], str],
+        work: Callable[[T, deque[T]], Awaitable[list[T]]],
+    ) -> None:
+        self.name = name
+        self.wake = asyncio.Event()
+        self._read = read
+        self._ident = ident
+        self._lane_of = lane_of
+        self._work = work
+        self._lanes: dict[str, deque[T]] = {}
+        self._held: dict[str, set[int]] = {}
+        """Lane → ids of the rows it holds, queued or in hand."""
+        self._holding: set[int] = set()
+        """Every lane's: read again, these rows are skipped."""
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._taken = 0
+        """The newest id already read."""
+        self._reread = False
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._reading = asyncio.Lock()
+        self._worker: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._worker = asyncio.create_task(self._run())
+        self.wake.set()
+
+    async def stop(self) -> None:
+        if self._worker is not None:
+            self._worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._worker
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _run(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.wake.wait(), self.POLL_S)
+            self.wake.clear()
+            try:
+                await self.drain()
+            except Exception as error:
+                level = logging.WARNING if is_storage_failure(error) else logging.ERROR
+                log.log(level, "reading the %s failed; trying again", self.name, exc_info=True)
+
+    async def drain(self) -> None:
+        """Queues what is new; one reader at a time, so nothing is queued twice."""
+        async with self._reading:
+            if self._reread:
+                self._taken, self._reread = 0, False
+            while batch := await self._read(self._taken):
+                self._queue(batch)
+
+    async def idle(self) -> None:
+        """Returns once every row read so far has been worked (tests, a clean stop)."""
+        await self.drain()
+        await self._idle.wait()
+
+    def _queue(self, batch: Sequence[T]) -> None:
+        for row in batch:
+            ident = self._ident(row)
+            self._taken = max(self._taken, ident)
+            if ident in self._holding:
+                continue
+            lane = self._lane_of(row)
+            queue = self._lanes.get(lane)
+            if queue is None:
+                self._idle.clear()
+                queue = self._lanes[lane] = deque()
+                self._held[lane] = set()
+                task = asyncio.create_task(self._work_lane(lane, queue))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+            queue.append(row)
+            self._held[lane].add(ident)
+            self._holding.add(ident)
+
+    async def _work_lane(self, lane: str, queue: deque[T]) -> None:
+        try:
+            while queue:
+                row = queue.popleft()
+                for done in await self._work(row, queue):
+                    self._held[lane].discard(self._ident(done))
+                    self._holding.discard(self._ident(done))
+        except Exception:
+            log.exception("%s: lane %s stopped; its rows are read again", self.name, lane)
+            self._reread = True
+            asyncio.get_running_loop().call_later(RETRY_FIRST_S, self.wake.set)
+        finally:
+            del self._lanes[lane]
+            self._holding -= self._held.pop(lane)
+            if not self._lanes:
+                self._idle.set()
