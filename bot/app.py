@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -10,13 +12,16 @@ from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.events import Event, Handled, Outgoing, Reply
 from bot.group_commit import GroupCommit
+from bot.health import HealthCheck
 from bot.i18n import Catalog, catalog
 from handlers import broadcast
 from handlers.dispatch import Dispatcher
 from handlers.registry import build_registry
 from handlers.timers import TimerRunner
-from storage import branches, outbox, users
+from storage import branches, inbox, outbox, users
 from storage.db import Database
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -29,10 +34,22 @@ class App:
     timers: TimerRunner
     on_wake: Callable[[Sequence[datetime]], None] | None = None
     """Set by a running scheduler: told when timers added by an event fall due."""
+    failing: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set when the database has refused ``max_storage_failures`` writes in a row: the
+    process should stop, non-zero, for its supervisor to start it afresh."""
+    health: HealthCheck = field(init=False)
+    """Called, tells whether the bot is doing its work (``/healthz``)."""
     _marks: GroupCommit[tuple[outbox.Mark, bool]] = field(init=False)
 
     def __post_init__(self) -> None:
         self._marks = GroupCommit(self._write_marks)
+        self.health = HealthCheck(self.db, self.clock, self.settings.outbox_stall)
+        self.db.on_failure = self._storage_failed
+
+    def _storage_failed(self, in_a_row: int) -> None:
+        if in_a_row >= self.settings.max_storage_failures and not self.failing.is_set():
+            log.critical("the database refused %d writes in a row; stopping", in_a_row)
+            self.failing.set()
 
     @classmethod
     async def open(cls, settings: Settings, clock: Clock | None = None) -> App:
@@ -52,9 +69,25 @@ class App:
 
     async def handle(self, event: Event) -> Handled:
         handled = await self.dispatcher.handle(event)
+        self.health.last_handled = self.clock.now()
         if handled.wake_at and self.on_wake is not None:
             self.on_wake(handled.wake_at)
         return handled
+
+    async def receive(self, deliveries: Sequence[inbox.Received]) -> None:
+        """Keeps what a platform delivered; once this returns, the platform may be told
+        "received". Raises when the database does not take it."""
+        async with self.db.transaction() as tx:
+            await inbox.store(tx, deliveries, self.clock.now())
+
+    async def waiting(self, platform: str, after: int = 0) -> list[inbox.Received]:
+        async with self.db.reading() as tx:
+            return await inbox.waiting(tx, platform, after)
+
+    async def settle(self, key: str) -> None:
+        """A delivery with nothing in it for the bot (another kind of update) is done."""
+        async with self.db.transaction() as tx:
+            await inbox.claim(tx, key, self.clock.now())
 
     async def run_due(self) -> int:
         """Handles the timers that fell due (deadlines, digests, held pushes)."""

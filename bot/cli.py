@@ -43,6 +43,11 @@ def _parser() -> argparse.ArgumentParser:
     telegram.add_argument(
         "--listen", metavar="HOST:PORT", default="0.0.0.0:8443", help="where the webhook listens"
     )
+    telegram.add_argument(
+        "--health",
+        metavar="HOST:PORT",
+        help="serve GET /healthz here while long polling (a webhook's server has it anyway)",
+    )
 
     wecom = commands.add_parser(
         "wecom", parents=[data_dir], help="run the bot as a WeCom app (callback server)"
@@ -83,7 +88,7 @@ def _telegram(settings: Settings, args: argparse.Namespace) -> int:
     from bot.transports.telegram import TelegramStartError, run_telegram
 
     try:
-        asyncio.run(run_telegram(settings, args.webhook, args.listen))
+        asyncio.run(run_telegram(settings, args.webhook, args.listen, args.health))
     except TelegramStartError as bad:
         print(f"nuanxin: {bad}", file=sys.stderr)
         return 1

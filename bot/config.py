@@ -70,6 +70,11 @@ class Settings:
     checkin_radius_m: float = 300.0
     station_radius_m: float = 5000.0
     """How far from a rider a warm station is still offered."""
+    max_storage_failures: int = 30
+    """Writes the database refuses in a row (a full disk) before the process exits non-zero,
+    for its supervisor to restart it; meanwhile nothing unstored is acknowledged."""
+    outbox_stall: timedelta = timedelta(minutes=10)
+    """``/healthz`` answers 503 when messages have waited this long while none was sent."""
     calendar: Mapping[date, bool] = field(default_factory=dict)
     """Days the operator declares, True for a working day: a year's holidays and make-up days
     (调休) before ``chinese-calendar`` knows them, or a local day off. They win over the
@@ -145,6 +150,8 @@ def load_settings(
         reminder_hours=_hours_list(env.get("NUANXIN_REMINDER_HOURS") or "24,1"),
         checkin_radius_m=float(_int(env, "NUANXIN_CHECKIN_RADIUS_M", 300)),
         station_radius_m=float(_int(env, "NUANXIN_STATION_RADIUS_M", 5000)),
+        max_storage_failures=_int(env, "NUANXIN_MAX_STORAGE_FAILURES", 30),
+        outbox_stall=timedelta(seconds=_int(env, "NUANXIN_HEALTH_STALL_SECONDS", 600)),
         calendar=_calendar(env.get("NUANXIN_CALENDAR_FILE", "").strip()),
     )
 

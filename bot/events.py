@@ -37,6 +37,8 @@ class Event:
     file: Path | None = None
     file_size: int | None = None
     """The size the platform announced; a file too big is refused without downloading it."""
+    download_failed: bool = False
+    """The platform did not hand the file over in time: the user is asked to send it again."""
     latitude: float | None = None
     longitude: float | None = None
     phone: str = ""

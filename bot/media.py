@@ -18,6 +18,8 @@ class Media:
 
 def prepare_media(event: Event, settings: Settings) -> Media | None:
     """Checks and stores the event's file; blocking, so it runs in a worker thread."""
+    if event.download_failed:
+        return Media(problem=PhotoRejected("photo.download_failed"))
     if event.file_size is not None and event.file_size > settings.max_photo_bytes:
         return Media(problem=too_big(settings.max_photo_bytes))
     if event.file is None:

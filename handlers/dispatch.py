@@ -93,7 +93,7 @@ class Dispatcher:
     async def _prepare_media(self, event: Event) -> Media | None:
         """Processes a photo or voice note only when the current step wants one, so files
         sent at random are neither decoded nor kept."""
-        if event.file is None and event.file_size is None:
+        if event.file is None and event.file_size is None and not event.download_failed:
             return None
         async with self._db.reading() as tx:
             conv = await conversations.get(tx, event.user)

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import fcntl
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -84,6 +85,8 @@ class Database:
         self.path = path
         self.failures = 0
         """Writes that failed for the storage's sake since the last one that succeeded."""
+        self.committed_at = float("-inf")
+        """When (``time.monotonic()``) a write last succeeded."""
         self.on_failure: Callable[[int], None] | None = None
         """Told the count of such failures in a row each time one more happens."""
 
@@ -163,6 +166,7 @@ class Database:
                 self._count(error)
                 raise
             self.failures = 0
+            self.committed_at = time.monotonic()
 
     def _count(self, error: sqlite3.Error) -> None:
         if not is_storage_failure(error):

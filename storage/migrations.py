@@ -319,7 +319,7 @@ knows a branch may have a group chat, a transport knows what carries it."""
 
 M011_INBOX = """
 CREATE TABLE inbox (
-    id INTEGER PRIMARY KEY,
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
     key TEXT NOT NULL UNIQUE,
     platform TEXT NOT NULL,
     chat TEXT NOT NULL,
@@ -335,7 +335,8 @@ CREATE TABLE heartbeat (
 );
 """
 """What platforms delivered, kept from the moment it is received until it is handled: a
-platform is told "received" only once its update is here. The heartbeat is the row a health
+platform is told "received" only once its update is here. Ids are never used again (rows come
+and go), so a worker reading "the rows after the last one I took" misses none. The heartbeat is the row a health
 check writes to learn that the database still takes writes."""
 
 MIGRATIONS: tuple[str, ...] = (

@@ -1,23 +1,27 @@
 """The Telegram transport: python-telegram-bot in, our events through the core, replies out.
 
-Updates of one chat are handled one at a time and in order; different chats run side by side.
-Replies are not sent by the handler: the core writes them to the outbox inside its transaction,
-and one delivery worker sends what is unsent. So a crash never loses a confirmation that was
-committed, and never announces one that was not.
+Updates are kept in the inbox before Telegram is told they arrived (long polling confirms an
+update by asking for the ones after it; a webhook by answering 200), then handled one chat at
+a time, chats side by side. Replies are not sent by the handler: the core writes them to the
+outbox inside its transaction, and one delivery worker sends what is unsent. So a crash loses
+nothing a rider sent, never loses a confirmation that was committed, and never announces one
+that was not.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import logging
 import uuid
-from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
+from aiohttp import web
 from telegram import (
     Bot,
     BotCommand,
@@ -31,14 +35,7 @@ from telegram import (
     Update,
 )
 from telegram.error import BadRequest, Forbidden, InvalidToken, TelegramError
-from telegram.ext import (
-    AIORateLimiter,
-    Application,
-    ApplicationBuilder,
-    BaseUpdateProcessor,
-    ContextTypes,
-    TypeHandler,
-)
+from telegram.ext import AIORateLimiter, ExtBot
 
 from bot.app import App
 from bot.config import Settings
@@ -53,7 +50,12 @@ from bot.transports.delivery import (
     Unreachable,
     serve,
 )
+from bot.transports.download import DownloadFailed, Downloads
+from bot.transports.intake import Intake
+from bot.transports.lanes import RETRY_MAX_S
+from bot.transports.site import Site
 from bot.transports.telegram_http import AiohttpRequest
+from storage.inbox import Received
 
 PLATFORM = "telegram"
 TEXT_LIMIT = 4096
@@ -90,37 +92,15 @@ MENUS = {
 
 log = logging.getLogger(__name__)
 
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+POLL_TIMEOUT_S = 10
+SEND_TIMEOUT_S = 60.0
+"""How long an answer to a send is waited for. Telegram can take seconds under load; a send
+given up too early is sent again, and the rider reads it twice."""
+
 
 class TelegramStartError(RuntimeError):
     """The bot cannot start (no token, a rejected token); the message says which."""
-
-
-class PerChatUpdateProcessor(BaseUpdateProcessor):
-    """Many chats at once, one update at a time within a chat, in arrival order.
-
-    Tasks are created in arrival order and asyncio locks are fair, so a rider's quick second
-    tap is handled after the first, while other riders never wait for them.
-    """
-
-    def __init__(self, max_concurrent_updates: int = 256) -> None:
-        super().__init__(max_concurrent_updates)
-        self._locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
-
-    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
-        chat = (
-            update.effective_chat.id if isinstance(update, Update) and update.effective_chat else 0
-        )
-        lock = self._locks[chat]
-        async with lock:
-            await coroutine
-        if not lock.locked() and self._locks.get(chat) is lock:
-            del self._locks[chat]
-
-    async def initialize(self) -> None:
-        """Nothing to set up: locks are made on demand."""
-
-    async def shutdown(self) -> None:
-        """Nothing to tear down."""
 
 
 @dataclass(frozen=True)
@@ -246,8 +226,30 @@ Pressed = Callable[[str, str], Awaitable[str | None]]
 """(user, text) → the data of the keyboard button with that label, if it is one."""
 
 
-async def event_from(update: Update, bot: Bot, downloads: Path, pressed: Pressed) -> Event | None:
-    """Translates an update; files are downloaded (within the size cap) to ``downloads``."""
+@dataclass(frozen=True)
+class Fetched:
+    """A file a user sent: where it was saved (None if not), its size as known, and whether
+    Telegram failed to hand it over."""
+
+    file: Path | None = None
+    size: int | None = None
+    failed: bool = False
+
+
+Fetch = Callable[[Any], Awaitable[Fetched]]
+
+
+def received(update: dict[str, Any]) -> Received:
+    """An update as kept in the inbox: keyed by its id, in the order of its chat."""
+    parsed = Update.de_json(update, None)
+    chat = parsed.effective_chat or parsed.effective_user
+    return Received(
+        f"{PLATFORM}:{parsed.update_id}", PLATFORM, str(chat.id if chat else 0), update
+    )
+
+
+async def event_from(update: Update, fetch: Fetch, pressed: Pressed) -> Event | None:
+    """Translates an update; files are fetched (within the size cap) by ``fetch``."""
     user = update.effective_user
     if user is None:
         return None
@@ -288,72 +290,30 @@ async def event_from(update: Update, bot: Bot, downloads: Path, pressed: Pressed
         attachment, kind = message.voice, EventKind.VOICE
     else:
         return Event(who, EventKind.TEXT, text="", update_key=key)
+    fetched = await fetch(attachment)
     return Event(
         who,
         kind,
         update_key=key,
-        file_size=attachment.file_size,
-        file=await _download(bot, attachment, downloads),
+        file_size=fetched.size,
+        file=fetched.file,
+        download_failed=fetched.failed,
     )
 
 
-async def _download(bot: Bot, attachment: Any, downloads: Path) -> Path | None:
-    if attachment.file_size and attachment.file_size > 20 * 1024 * 1024:
-        return None
-    telegram_file = await bot.get_file(attachment.file_id)
-    target = downloads / uuid.uuid4().hex
-    await telegram_file.download_to_drive(target)
-    return target
-
-
-def build_application(
-    app: App, settings: Settings, limits: Limits
-) -> Application[Any, Any, Any, Any, Any, Any]:
+def build_bot(settings: Settings, limits: Limits) -> ExtBot[Any]:
     if not settings.telegram_token:
         raise TelegramStartError("TELEGRAM_BOT_TOKEN is not set")
-    http = (AiohttpRequest(2 * Delivery.IN_FLIGHT), AiohttpRequest(1))
-    application = (
-        ApplicationBuilder()
-        .token(settings.telegram_token.value)
-        .base_url(settings.telegram_api_url)
-        .base_file_url(settings.telegram_file_url)
-        .rate_limiter(
-            AIORateLimiter(
-                overall_max_rate=limits.overall_per_s, max_retries=limits.retry_after_max
-            )
-        )
-        .concurrent_updates(PerChatUpdateProcessor())
-        .request(http[0])
-        .get_updates_request(http[1])
-        .build()
+    return ExtBot(
+        settings.telegram_token.value,
+        base_url=settings.telegram_api_url,
+        base_file_url=settings.telegram_file_url,
+        request=AiohttpRequest(2 * Delivery.IN_FLIGHT, read_timeout=SEND_TIMEOUT_S),
+        get_updates_request=AiohttpRequest(1),
+        rate_limiter=AIORateLimiter(
+            overall_max_rate=limits.overall_per_s, max_retries=limits.retry_after_max
+        ),
     )
-    delivery = Delivery(app, PLATFORM, sender(app, application.bot), limits.pace)
-    downloads = settings.data_dir / "downloads"
-    downloads.mkdir(parents=True, exist_ok=True)
-
-    async def on_update(update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
-        event = await event_from(update, application.bot, downloads, app.pressed)
-        notice = ""
-        try:
-            if event is not None:
-                notice = (await app.handle(event)).notice
-        finally:
-            if event is not None and event.file is not None:
-                await asyncio.to_thread(event.file.unlink, missing_ok=True)
-            with contextlib.suppress(TelegramError):
-                if update.callback_query:
-                    await update.callback_query.answer(
-                        notice[:200] or None, show_alert=bool(notice)
-                    )
-                elif notice and update.effective_chat:
-                    await application.bot.send_message(update.effective_chat.id, notice)
-        delivery.wake.set()
-
-    application.add_handler(TypeHandler(Update, on_update))
-    application.bot_data["delivery"] = delivery
-    # Shut down by hand when the token is refused: python-telegram-bot then leaves them open.
-    application.bot_data["http"] = http
-    return application
 
 
 MENU_LANGUAGES = {"zh": None, "en": "en"}
@@ -376,7 +336,8 @@ async def set_menu(bot: Bot, app: App, chat_id: int, role: str) -> None:
 
 async def set_command_menus(bot: Bot, app: App) -> None:
     """Riders see rider commands; secretaries and admins on Telegram see theirs too, in each
-    language. Set at start; an appointment or a dismissal later sets that user's anew."""
+    language. Set at start, beside the polling; an appointment or a dismissal later sets that
+    user's anew."""
     for lang, code in MENU_LANGUAGES.items():
         await bot.set_my_commands(
             menu(app, lang, "rider"), scope=BotCommandScopeDefault(), language_code=code
@@ -388,58 +349,175 @@ async def set_command_menus(bot: Bot, app: App) -> None:
 
 
 class TelegramRunner:
-    """Starts and stops the Application, the command menus and the delivery worker."""
+    """Receives updates (long polling or a webhook), handles them from the inbox, and runs
+    the delivery worker, the scheduler and the command menus beside them."""
 
     def __init__(self, app: App, settings: Settings, limits: Limits | None = None) -> None:
         self.app = app
         self.settings = settings
-        self.application = build_application(app, settings, limits or Limits())
-        self.delivery: Delivery = self.application.bot_data["delivery"]
+        self.bot = build_bot(settings, limits or Limits())
+        self.files = Bot(
+            settings.telegram_token.value,
+            base_url=settings.telegram_api_url,
+            base_file_url=settings.telegram_file_url,
+            request=AiohttpRequest(4, read_timeout=Downloads().time_limit_s),
+        )
+        """``getFile`` on connections of its own: a file Telegram is slow to find never
+        holds a connection that replies need."""
+        self.downloads = Downloads()
+        self._download_dir = settings.data_dir / "downloads"
+        self.delivery = Delivery(app, PLATFORM, sender(app, self.bot), (limits or Limits()).pace)
+        self.intake = Intake(app, PLATFORM, self._handle)
         self.scheduler = Scheduler(app, after_run=self.delivery.wake.set)
+        self._site: Site | None = None
+        self._tasks: list[asyncio.Task[None]] = []
 
-    async def start(self, webhook_url: str | None = None, listen: str = "0.0.0.0:8443") -> None:
+    async def start(
+        self,
+        webhook_url: str | None = None,
+        listen: str = "0.0.0.0:8443",
+        health: str | None = None,
+    ) -> None:
+        """Long polling, or a webhook at ``webhook_url`` served on ``listen``; ``health``
+        serves ``/healthz`` beside long polling (a webhook's server has it anyway)."""
         if webhook_url and not self.settings.telegram_webhook_secret:
             raise TelegramStartError("--webhook needs TELEGRAM_WEBHOOK_SECRET")
         try:
-            await self.application.initialize()
+            await self.bot.initialize()
         except InvalidToken as bad:
-            for request in self.application.bot_data["http"]:
-                await request.shutdown()
+            await self.bot.shutdown()
             raise TelegramStartError(f"Telegram rejected the token ({bad})") from None
-        await set_command_menus(self.application.bot, self.app)
-        await self.application.start()
-        updater = self.application.updater
-        assert updater is not None
+        await self.files.initialize()
+        self._download_dir.mkdir(parents=True, exist_ok=True)
+        self.intake.start()
         if webhook_url:
-            host, _, port = listen.rpartition(":")
-            await updater.start_webhook(
-                listen=host,
-                port=int(port),
-                url_path="telegram",
-                webhook_url=webhook_url,
+            path = urlsplit(webhook_url).path or "/"
+            self._site = Site(self.app, [web.post(path, self._webhook)])
+            await self._site.start(listen)
+            await self.bot.set_webhook(
+                webhook_url,
                 secret_token=self.settings.telegram_webhook_secret.value,
+                allowed_updates=Update.ALL_TYPES,
             )
         else:
-            await updater.start_polling(poll_interval=0.0, timeout=10)
+            if health:
+                self._site = Site(self.app, [])
+                await self._site.start(health)
+            await self.bot.delete_webhook()
+            self._tasks.append(asyncio.create_task(self._poll()))
+        self._tasks.append(asyncio.create_task(self._set_menus()))
         self.delivery.start()
         await self.scheduler.start()
 
+    @property
+    def port(self) -> int:
+        """Where the webhook or health server listens."""
+        return self._site.port if self._site else 0
+
     async def stop(self) -> None:
         self.scheduler.stop()
-        updater = self.application.updater
-        if updater is not None and updater.running:
-            await updater.stop()
-        if self.application.running:
-            await self.application.stop()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._site is not None:
+            await self._site.stop()
+        await self.intake.stop()
         await self.delivery.stop()
-        await self.application.shutdown()
+        await self.downloads.close()
+        await self.files.shutdown()
+        await self.bot.shutdown()
+
+    async def _set_menus(self) -> None:
+        try:
+            await set_command_menus(self.bot, self.app)
+        except TelegramError:
+            log.warning("setting the command menus failed; commands work meanwhile", exc_info=True)
+
+    async def _poll(self) -> None:
+        """Asks for updates and keeps them; only the next request, made once they are kept,
+        confirms them to Telegram. Updates the database did not take are asked for again."""
+        offset, pause = 0, 1.0
+        while True:
+            try:
+                updates = await self.bot.get_updates(
+                    offset=offset, timeout=POLL_TIMEOUT_S, allowed_updates=Update.ALL_TYPES
+                )
+                if updates:
+                    await self.intake.accept([received(u.to_dict()) for u in updates])
+                    offset = updates[-1].update_id + 1
+                pause = 1.0
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.warning("polling failed; updates are asked for again", exc_info=True)
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, RETRY_MAX_S)
+
+    async def _webhook(self, request: web.Request) -> web.Response:
+        """The secret is checked before the body is read; 200 only once the update is kept
+        (anything else and Telegram delivers it again)."""
+        given = request.headers.get(SECRET_HEADER, "")
+        if not hmac.compare_digest(given, self.settings.telegram_webhook_secret.value):
+            return web.Response(status=403)
+        try:
+            update = await request.json()
+            delivery = received(update)
+        except web.HTTPRequestEntityTooLarge:
+            return web.Response(status=413)
+        except (ValueError, TypeError, KeyError, AttributeError):
+            return web.Response(status=400)
+        try:
+            await self.intake.accept([delivery])
+        except Exception:
+            log.warning(
+                "an update could not be kept; Telegram will deliver it again", exc_info=True
+            )
+            return web.Response(status=500)
+        return web.Response()
+
+    async def _fetch(self, attachment: Any) -> Fetched:
+        limit = self.settings.max_photo_bytes
+        if attachment.file_size and attachment.file_size > limit:
+            return Fetched(size=attachment.file_size)
+        target = self._download_dir / uuid.uuid4().hex
+        try:
+            async with asyncio.timeout(self.downloads.time_limit_s):
+                found = await self.files.get_file(attachment.file_id)
+                if not found.file_path:
+                    raise DownloadFailed("Telegram gave no file path")
+                size = await self.downloads.fetch(found.file_path, target, limit)
+        except (TelegramError, DownloadFailed, TimeoutError):
+            log.warning("downloading %s failed", attachment.file_id, exc_info=True)
+            await asyncio.to_thread(target.unlink, missing_ok=True)
+            return Fetched(failed=True)
+        return Fetched(target, size) if size is not None else Fetched(size=limit + 1)
+
+    async def _handle(self, delivery: Received) -> None:
+        update = Update.de_json(delivery.payload, self.bot)
+        event = await event_from(update, self._fetch, self.app.pressed)
+        if event is None:
+            await self.app.settle(delivery.key)
+            return
+        try:
+            notice = (await self.app.handle(event)).notice
+        finally:
+            if event.file is not None:
+                await asyncio.to_thread(event.file.unlink, missing_ok=True)
+        self.delivery.wake.set()
+        with contextlib.suppress(TelegramError):
+            if update.callback_query:
+                await update.callback_query.answer(notice[:200] or None, show_alert=bool(notice))
+            elif notice and update.effective_chat:
+                await self.bot.send_message(update.effective_chat.id, notice)
 
 
-async def run_telegram(settings: Settings, webhook_url: str | None, listen: str) -> None:
+async def run_telegram(
+    settings: Settings, webhook_url: str | None, listen: str, health: str | None = None
+) -> None:
     async def launch(app: App) -> TelegramRunner:
         runner = TelegramRunner(app, settings)
-        await runner.start(webhook_url, listen)
-        log.info("nuanxin is running on Telegram as @%s", runner.application.bot.username)
+        await runner.start(webhook_url, listen, health)
+        log.info("nuanxin is running on Telegram as @%s", runner.bot.username)
         return runner
 
     await serve(settings, launch)

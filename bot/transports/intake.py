@@ -1,0 +1,62 @@
+"""What platforms deliver: kept first, acknowledged after, handled one chat at a time.
+
+A transport calls :meth:`Intake.accept` with what it received and tells the platform
+"received" only when that returns; the inbox is then worked through in the background, each
+chat in order and chats side by side. A delivery the database cannot take yet (a full disk)
+waits in its chat's lane and is tried again, so riders get late answers, never none; after a
+restart, whatever was kept and not handled is handled.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
+from functools import partial
+
+from bot.app import App
+from bot.transports.lanes import Lanes, persistently
+from storage.inbox import Received
+
+log = logging.getLogger(__name__)
+
+HandleOne = Callable[[Received], Awaitable[None]]
+"""Translates one delivery and has the app handle it (or settle it, if it carries nothing)."""
+
+
+class Intake:
+    def __init__(self, app: App, platform: str, handle_one: HandleOne) -> None:
+        self._app = app
+        self._handle_one = handle_one
+        self._lanes: Lanes[Received] = Lanes(
+            f"{platform} inbox",
+            partial(app.waiting, platform),
+            lambda delivery: delivery.id,
+            lambda delivery: delivery.chat,
+            self._work,
+        )
+
+    def start(self) -> None:
+        self._lanes.start()
+
+    async def stop(self) -> None:
+        await self._lanes.stop()
+
+    async def idle(self) -> None:
+        """Returns once everything kept so far has been handled (tests, a clean stop)."""
+        await self._lanes.idle()
+
+    async def accept(self, deliveries: Sequence[Received]) -> None:
+        """Keeps the deliveries (raises when the database does not take them: then nothing
+        may be acknowledged) and lets the workers at them."""
+        if deliveries:
+            await self._app.receive(deliveries)
+            self._lanes.wake.set()
+
+    async def _work(self, delivery: Received, _: deque[Received]) -> list[Received]:
+        try:
+            await persistently(partial(self._handle_one, delivery), f"handling {delivery.key}")
+        except Exception:
+            log.exception("%s could not be handled; set aside", delivery.key)
+            await persistently(partial(self._app.settle, delivery.key), f"settling {delivery.key}")
+        return [delivery]
