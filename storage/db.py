@@ -39,9 +39,9 @@ def is_storage_failure(error: BaseException) -> bool:
     file), so the same write can succeed later; a mistake in SQL or a broken constraint
     cannot."""
     code = getattr(error, "sqlite_errorcode", None)
-    return isinstance(error, sqlite3.Error) and code is not None and code & 0xFF in (
-        STORAGE_FAILURES
-    )
+    if not isinstance(error, sqlite3.Error) or code is None:
+        return False
+    return code & 0xFF in STORAGE_FAILURES
 
 
 class StorageUnavailable(RuntimeError):

@@ -336,8 +336,8 @@ CREATE TABLE heartbeat (
 """
 """What platforms delivered, kept from the moment it is received until it is handled: a
 platform is told "received" only once its update is here. Ids are never used again (rows come
-and go), so a worker reading "the rows after the last one I took" misses none. The heartbeat is the row a health
-check writes to learn that the database still takes writes."""
+and go), so a worker reading "the rows after the last one I took" misses none. The heartbeat
+is the row a health check writes to learn that the database still takes writes."""
 
 MIGRATIONS: tuple[str, ...] = (
     M001_INITIAL,
