@@ -19,7 +19,7 @@ from handlers.dispatch import Dispatcher
 from handlers.registry import build_registry
 from handlers.timers import TimerRunner
 from storage import branches, inbox, outbox, users
-from storage.db import Database
+from storage.db import Database, StorageUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,12 @@ class App:
 
     @classmethod
     async def open(cls, settings: Settings, clock: Clock | None = None) -> App:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as bad:
+            raise StorageUnavailable(
+                f"cannot use {settings.data_dir}: {bad.strerror or bad}"
+            ) from None
         chosen_clock = clock or SystemClock()
         db = await Database.open(settings.db_path)
         messages = catalog()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import sqlite3
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -15,9 +16,10 @@ from bot.app import App
 from bot.clock import SystemClock
 from bot.config import ConfigError, Settings, load_settings
 from bot.i18n import catalog
+from bot.serving import StartError, claim
 from handlers import exports
 from storage import audit
-from storage.db import Database
+from storage.db import Database, StorageUnavailable
 
 log = logging.getLogger("nuanxin")
 
@@ -69,6 +71,13 @@ def _parser() -> argparse.ArgumentParser:
         "--unmasked", action="store_true", help="show full phone numbers (handle with care)"
     )
     export.add_argument("--data-dir", type=Path, help=argparse.SUPPRESS)
+
+    backup = commands.add_parser(
+        "backup",
+        parents=[data_dir],
+        help="copy the database consistently, also while the bot runs (media/ is copied apart)",
+    )
+    backup.add_argument("--out", type=Path, required=True, help="the copy to write")
     admin_cli.add_parser(commands, data_dir)
     return parser
 
@@ -76,11 +85,25 @@ def _parser() -> argparse.ArgumentParser:
 async def _console(settings: Settings, user: str) -> int:
     from bot.transports.console import run_console
 
-    app = await App.open(settings)
+    with claim(settings.data_dir):
+        app = await App.open(settings)
+        try:
+            await run_console(app, user)
+        finally:
+            await app.close()
+    return 0
+
+
+async def _backup(settings: Settings, out: Path) -> int:
+    db = await Database.open(settings.db_path)
     try:
-        await run_console(app, user)
+        await db.backup(out)
+    except (OSError, sqlite3.Error) as bad:
+        print(f"nuanxin: the backup to {out} failed: {bad}", file=sys.stderr)
+        return 1
     finally:
-        await app.close()
+        await db.close()
+    print(f"nuanxin: {settings.db_path} copied to {out}", file=sys.stderr)
     return 0
 
 
@@ -143,6 +166,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as bad:
         print(f"nuanxin: {bad}", file=sys.stderr)
         return 2
+    try:
+        return _run(settings, args)
+    except (StartError, StorageUnavailable) as bad:
+        print(f"nuanxin: {bad}", file=sys.stderr)
+        return 1
+
+
+def _run(settings: Settings, args: argparse.Namespace) -> int:
+    if args.command == "backup":
+        return asyncio.run(_backup(settings, args.out))
     if args.command == "console":
         return asyncio.run(_console(settings, args.user))
     if args.command == "telegram":

@@ -70,6 +70,8 @@ class Settings:
     checkin_radius_m: float = 300.0
     station_radius_m: float = 5000.0
     """How far from a rider a warm station is still offered."""
+    download_timeout_s: float = 20.0
+    """How long a file a user sent may take to arrive before they are asked to send it again."""
     max_storage_failures: int = 30
     """Writes the database refuses in a row (a full disk) before the process exits non-zero,
     for its supervisor to restart it; meanwhile nothing unstored is acknowledged."""
@@ -150,6 +152,7 @@ def load_settings(
         reminder_hours=_hours_list(env.get("NUANXIN_REMINDER_HOURS") or "24,1"),
         checkin_radius_m=float(_int(env, "NUANXIN_CHECKIN_RADIUS_M", 300)),
         station_radius_m=float(_int(env, "NUANXIN_STATION_RADIUS_M", 5000)),
+        download_timeout_s=float(_int(env, "NUANXIN_DOWNLOAD_TIMEOUT_SECONDS", 20)),
         max_storage_failures=_int(env, "NUANXIN_MAX_STORAGE_FAILURES", 30),
         outbox_stall=timedelta(seconds=_int(env, "NUANXIN_HEALTH_STALL_SECONDS", 600)),
         calendar=_calendar(env.get("NUANXIN_CALENDAR_FILE", "").strip()),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import datetime
@@ -141,6 +142,9 @@ class Dispatcher:
         await engine.feed(ctx, self._flow(ctx), event)
 
     async def _button(self, ctx: Context, event: Event) -> None:
+        if _holds_oversized_number(event.data):
+            ctx.alert("hint.unknown_button")
+            return
         scope, _, value = event.data.partition(":")
         if scope == MENU_SCOPE:
             name, _, argument = value.partition(":")
@@ -183,3 +187,12 @@ class Dispatcher:
     def _flow(self, ctx: Context) -> engine.Flow:
         assert ctx.conversation is not None
         return self._registry.flows[ctx.conversation.flow]
+
+
+SQLITE_MAX_INTEGER = 2**63 - 1
+
+
+def _holds_oversized_number(data: str) -> bool:
+    """No button of ours carries a number SQLite cannot hold: such data was forged."""
+    runs = re.findall(r"\d+", data)
+    return any(len(run) > 19 or int(run) > SQLITE_MAX_INTEGER for run in runs)

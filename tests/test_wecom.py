@@ -195,7 +195,7 @@ async def test_a_message_delivered_twice_is_handled_once(
     again = zhang.xml("text", msg_id="CAQQ-not-a-number", Content="/start")
     assert await zhang.post(again) == 200
     assert await zhang.post(again) == 200
-    await bot.callback.drain()
+    await bot.intake.idle()
     await bot.delivery.idle()
     assert len(wecom.to("zhangsan")) == 1
 
@@ -226,7 +226,7 @@ async def test_forged_stale_replayed_and_unsafe_callbacks_are_refused(
     else:
         status = await zhang.post(inner, outer="<xml><Encrypt>unclosed")
     assert status == (403 if forgery in ("signature", "stale", "replayed") else 400)
-    await bot.callback.drain()
+    await bot.intake.idle()
     await bot.delivery.idle()
     assert len(wecom.to("zhangsan")) == (1 if forgery == "replayed" else 0)
 
@@ -246,7 +246,7 @@ async def test_an_expired_token_is_refreshed_once_and_the_message_still_arrives(
 async def test_a_member_who_left_is_marked_and_skipped(bot: WeComRunner, wecom: FakeWeCom) -> None:
     wecom.left.add("lisi")
     await member(bot, "lisi").say("/start")
-    await bot.callback.drain()
+    await bot.intake.idle()
     await bot.delivery.idle()
     async with bot.app.db.transaction() as tx:
         assert await broadcasts.recipients(tx, "all", None, "wecom:admin") == []
@@ -273,7 +273,7 @@ async def test_a_branch_group_robot_gets_alerts_without_names_merged_under_its_l
         )
     admin = member(bot, "admin")
     await admin.say(f"/editbranch ZJ0001 robot {wecom.api_url}/webhook/send?key=robot-key")
-    await bot.callback.drain()
+    await bot.intake.idle()
     rider = Chat(bot.app, "rider")
     await rider.script("/join ZJ0001", "/grievance", "tap:饮水难", "没有饮水点")
     done = await rider.script("tap:跳过", "tap:跳过", "tap:可以显示", "tap:确认提交")
@@ -300,7 +300,7 @@ async def test_the_numbered_list_speaks_the_members_language(
     zhang = member(bot)
     await zhang.say("/lang en")
     await zhang.say("/start")
-    await bot.callback.drain()
+    await bot.intake.idle()
     await bot.delivery.idle()
     menu = text_of(wecom.to("zhangsan")[-1])
     assert "👉 Reply with a number:\n1. 📷 Report a hazard" in menu
@@ -312,7 +312,7 @@ async def test_a_garbled_message_is_skipped_and_the_member_is_still_answered(
     zhang = member(bot)
     assert await zhang.post(zhang.xml("location", Location_X="north", Location_Y="east")) == 200
     await zhang.say("/start")
-    await bot.callback.drain()
+    await bot.intake.idle()
     await bot.delivery.idle()
     assert [text_of(m).splitlines()[0] for m in wecom.to("zhangsan")] == [
         "👋 你好，骑手朋友！这里是暖新。"

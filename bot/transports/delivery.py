@@ -9,16 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from functools import partial
-from typing import Protocol
 
 from bot.app import App
-from bot.config import Settings
 from bot.events import Outgoing, Reply
 from bot.transports.lanes import Lanes, persistently
 
@@ -74,27 +71,6 @@ class ChatPace:
 
     def _forget_full(self, now: float, refill: float) -> None:
         self._buckets = {c: b for c, b in self._buckets.items() if now - b[1] < refill}
-
-
-class Stoppable(Protocol):
-    async def stop(self) -> None: ...
-
-
-async def serve(settings: Settings, launch: Callable[[App], Awaitable[Stoppable]]) -> None:
-    """Opens the bot, starts a transport on it and runs until SIGINT or SIGTERM."""
-    app = await App.open(settings)
-    try:
-        running = await launch(app)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        try:
-            await stop.wait()
-        finally:
-            await running.stop()
-    finally:
-        await app.close()
 
 
 def plain(message: Outgoing) -> bool:

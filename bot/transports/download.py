@@ -15,8 +15,6 @@ import aiohttp
 from bot.transports.tls import trusted
 
 CHUNK = 64 * 1024
-TIME_LIMIT_S = 20.0
-"""For asking for a file and receiving it: a rider hears back within half a minute."""
 CONNECTIONS = 8
 
 
@@ -25,7 +23,7 @@ class DownloadFailed(Exception):
 
 
 class Downloads:
-    def __init__(self, connections: int = CONNECTIONS, time_limit_s: float = TIME_LIMIT_S) -> None:
+    def __init__(self, time_limit_s: float, connections: int = CONNECTIONS) -> None:
         self._connections = connections
         self.time_limit_s = time_limit_s
         self._session: aiohttp.ClientSession | None = None

@@ -41,6 +41,7 @@ from bot.app import App
 from bot.config import Settings
 from bot.events import Event, EventKind, Outgoing, Reply, Request
 from bot.scheduler import Scheduler
+from bot.serving import serve
 from bot.transports.delivery import (
     Delivery,
     Pace,
@@ -48,7 +49,6 @@ from bot.transports.delivery import (
     SendOne,
     Transient,
     Unreachable,
-    serve,
 )
 from bot.transports.download import DownloadFailed, Downloads
 from bot.transports.intake import Intake
@@ -360,11 +360,11 @@ class TelegramRunner:
             settings.telegram_token.value,
             base_url=settings.telegram_api_url,
             base_file_url=settings.telegram_file_url,
-            request=AiohttpRequest(4, read_timeout=Downloads().time_limit_s),
+            request=AiohttpRequest(4, read_timeout=settings.download_timeout_s),
         )
         """``getFile`` on connections of its own: a file Telegram is slow to find never
         holds a connection that replies need."""
-        self.downloads = Downloads()
+        self.downloads = Downloads(settings.download_timeout_s)
         self._download_dir = settings.data_dir / "downloads"
         self.delivery = Delivery(app, PLATFORM, sender(app, self.bot), (limits or Limits()).pace)
         self.intake = Intake(app, PLATFORM, self._handle)

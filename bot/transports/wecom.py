@@ -1,17 +1,20 @@
 """The WeCom (企业微信) transport: a self-built app's callback server in, the server API out.
 
-The callback is answered at once (WeCom retries after five seconds) and the event is handled
-after, one at a time per member; an event WeCom delivers again is recognised by its ``MsgId``
-(a string, not always a number) or, for events, by sender, time and key. Replies go through the
-shared outbox delivery, paced under WeCom's limit of about 30 messages a minute per member.
+A callback is kept in the inbox, then answered "success" (within WeCom's five seconds: one
+small commit), and handled after, one at a time per member; a database that takes no writes
+gets a 500, and WeCom tries again. A message WeCom delivers again is recognised by its
+``MsgId`` (a string, not always a number), an event by sender, time and key, and a message
+without an id by sender, time and content. Replies go through the shared outbox delivery,
+paced under WeCom's limit of about 30 messages a minute per member.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import logging
 import uuid
-from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -26,6 +29,7 @@ from bot.app import App
 from bot.config import Settings
 from bot.events import Event, EventKind, Outgoing, Reply, Request
 from bot.scheduler import Scheduler
+from bot.serving import serve
 from bot.transports.delivery import (
     Delivery,
     Pace,
@@ -33,17 +37,22 @@ from bot.transports.delivery import (
     SendOne,
     Transient,
     Unreachable,
-    serve,
 )
+from bot.transports.download import DownloadFailed
+from bot.transports.intake import Intake
+from bot.transports.site import Site
 from bot.transports.wecom_api import NOT_A_MEMBER, RATE_LIMITED, WeComClient, WeComError
 from bot.transports.wecom_crypto import CryptoError, WeComCrypto
 from handlers.geo import gcj02_to_wgs84, wgs84_to_gcj02
 from handlers.handling import BRANCH_GROUP
+from storage.inbox import Received
 
 PLATFORM = "wecom"
 PATH = "/wecom"
 MAX_SKEW_S = 300
 """A callback whose timestamp is further than this from now is refused (a replay)."""
+TIMESTAMP_DIGITS = 12
+"""Seconds since 1970 have ten digits until the year 2286; a longer "timestamp" is forged."""
 PACE = Pace(burst=10, per_s=0.5)
 """WeCom drops, silently, more than about 30 messages a minute to one member."""
 ROBOT_PACE = Pace(burst=5, per_s=15 / 60)
@@ -81,25 +90,38 @@ def fields(xml: str) -> dict[str, str]:
     return {child.tag: (child.text or "").strip() for child in root}
 
 
-class Callback:
-    """Checks, decrypts and acknowledges what WeCom posts; hands the work to ``handle``."""
+def delivery_key(message: dict[str, str]) -> str:
+    """What names one delivery, so that WeCom's retries are handled once: the ``MsgId``; for
+    an event, its sender, time and key; for a message without an id, its sender, time and a
+    digest of its content (two different messages in one second stay two)."""
+    sender, sent = message.get("FromUserName", ""), message.get("CreateTime", "")
+    if message.get("MsgType") == "event":
+        return (
+            f"{PLATFORM}:{sender}:{sent}:{message.get('Event', '')}:{message.get('EventKey', '')}"
+        )
+    if msg_id := message.get("MsgId"):
+        return f"{PLATFORM}:{msg_id}"
+    content = json.dumps(message, sort_keys=True, ensure_ascii=False).encode()
+    return f"{PLATFORM}:{sender}:{sent}:{hashlib.sha256(content).hexdigest()[:16]}"
 
-    def __init__(self, app: App, crypto: WeComCrypto, handle: Any) -> None:
+
+class Callback:
+    """Checks and decrypts what WeCom posts, keeps it, and only then answers "success"."""
+
+    def __init__(self, app: App, crypto: WeComCrypto, intake: Intake) -> None:
         self._app = app
         self._crypto = crypto
-        self._handle = handle
+        self._intake = intake
         self._nonces: dict[tuple[str, str], float] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
 
     def routes(self) -> list[web.RouteDef]:
         return [web.get(PATH, self.verify_url), web.post(PATH, self.receive)]
 
     def _fresh(self, timestamp: str, nonce: str) -> bool:
         """Within the time window and never seen before."""
-        try:
-            sent = int(timestamp)
-        except ValueError:
+        if not timestamp.isdigit() or len(timestamp) > TIMESTAMP_DIGITS:
             return False
+        sent = int(timestamp)
         now = self._app.clock.now().timestamp()
         if abs(now - sent) > MAX_SKEW_S:
             return False
@@ -123,6 +145,8 @@ class Callback:
         except CryptoError:
             log.warning("WeCom URL verification with a bad signature refused")
             return web.Response(status=403)
+        except UnicodeDecodeError:
+            return web.Response(status=400)
 
     async def receive(self, request: web.Request) -> web.Response:
         query = request.query
@@ -141,51 +165,49 @@ class Callback:
         except (ParseError, DefusedXmlException, UnicodeDecodeError):
             log.warning("WeCom callback with malformed or unsafe XML refused")
             return web.Response(status=400)
-        task = asyncio.create_task(self._handle(message))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        sender = message.get("FromUserName", "")
+        if not sender:
+            return web.Response(text="success")
+        try:
+            await self._intake.accept(
+                [Received(delivery_key(message), PLATFORM, sender, dict(message))]
+            )
+        except Exception:
+            log.warning("a WeCom callback could not be kept; WeCom tries again", exc_info=True)
+            return web.Response(status=500)
         return web.Response(text="success")
-
-    async def drain(self) -> None:
-        """Waits for the work already acknowledged (tests, and a clean stop)."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
 
 class Incoming:
-    """Turns a decrypted WeCom message into a core event, one member at a time."""
+    """Turns a kept WeCom message into a core event and has it handled (the intake keeps
+    each member's messages in order)."""
 
     def __init__(self, app: App, client: WeComClient, wake: Callable[[], None]) -> None:
         self._app = app
         self._client = client
         self._wake = wake
-        self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._downloads = app.settings.data_dir / "downloads"
         self._downloads.mkdir(parents=True, exist_ok=True)
 
-    async def __call__(self, message: dict[str, str]) -> None:
-        sender = message.get("FromUserName", "")
-        if not sender:
+    async def __call__(self, delivery: Received) -> None:
+        message: dict[str, str] = delivery.payload
+        try:
+            event = await self.event_from(message, delivery.key)
+        except (KeyError, ValueError):
+            log.warning(
+                "WeCom %s message from %s not understood", message.get("MsgType"), delivery.chat
+            )
+            event = None
+        if event is None:
+            await self._app.settle(delivery.key)
             return
-        lock = self._locks[sender]
-        async with lock:
-            try:
-                event = await self.event_from(message)
-            except (KeyError, ValueError):
-                log.warning(
-                    "WeCom %s message from %s not understood", message.get("MsgType"), sender
-                )
-                event = None
-            if event is not None:
-                try:
-                    notice = (await self._app.handle(event)).notice
-                finally:
-                    if event.file is not None:
-                        await asyncio.to_thread(event.file.unlink, missing_ok=True)
-                if notice:
-                    await self._tell(sender, notice)
-        if not lock.locked() and self._locks.get(sender) is lock:
-            del self._locks[sender]
+        try:
+            notice = (await self._app.handle(event)).notice
+        finally:
+            if event.file is not None:
+                await asyncio.to_thread(event.file.unlink, missing_ok=True)
+        if notice:
+            await self._tell(delivery.chat, notice)
         self._wake()
 
     async def _tell(self, member: str, notice: str) -> None:
@@ -198,10 +220,9 @@ class Incoming:
         except (WeComError, aiohttp.ClientError, TimeoutError):
             log.warning("could not tell %s %r", member, notice, exc_info=True)
 
-    async def event_from(self, message: dict[str, str]) -> Event | None:
+    async def event_from(self, message: dict[str, str], key: str) -> Event | None:
         who = f"{PLATFORM}:{message['FromUserName']}"
         kind = message.get("MsgType", "")
-        key = f"{PLATFORM}:{message.get('MsgId') or ''}"
         if kind == "text":
             text = message.get("Content", "")
             if text.startswith("/"):
@@ -226,15 +247,15 @@ class Incoming:
                 EventKind.PHOTO if kind == "image" else EventKind.VOICE,
                 file=file,
                 file_size=size,
+                download_failed=file is None and size is None,
                 update_key=key,
             )
         if kind == "event":
-            return self._event(who, message)
+            return self._event(who, message, key)
         return Event(who, EventKind.TEXT, text="", update_key=key)
 
-    def _event(self, who: str, message: dict[str, str]) -> Event | None:
+    def _event(self, who: str, message: dict[str, str], key: str) -> Event | None:
         name = message.get("Event", "")
-        key = f"{who}:{message.get('CreateTime', '')}:{name}:{message.get('EventKey', '')}"
         if name in ("click", "template_card_event"):
             return Event(who, EventKind.BUTTON, data=message.get("EventKey", ""), update_key=key)
         if name == "enter_agent":
@@ -248,17 +269,16 @@ class Incoming:
         return buttons[number - 1].data if 1 <= number <= len(buttons) else None
 
     async def _download(self, media_id: str) -> tuple[Path | None, int | None]:
-        """The file and its size; a file over the limit is not kept, and its size says so."""
+        """The file and its size; a file over the limit is not kept, and its size says so;
+        neither, when WeCom did not hand it over."""
         target = self._downloads / uuid.uuid4().hex
         limit = self._app.settings.max_photo_bytes
         try:
-            saved = await self._client.download(media_id, target, limit)
-        except (WeComError, aiohttp.ClientError):
-            log.exception("downloading WeCom media %s failed", media_id)
+            size = await self._client.download(media_id, target, limit)
+        except (WeComError, DownloadFailed):
+            log.warning("downloading WeCom media %s failed", media_id, exc_info=True)
             return None, None
-        if saved is None:
-            return None, limit + 1
-        return saved, saved.stat().st_size
+        return (target, size) if size is not None else (None, limit + 1)
 
 
 def numbered(reply: Reply) -> str:
@@ -362,6 +382,7 @@ class WeComRunner:
             settings.wecom_corp_id,
             settings.wecom_secret.value,
             settings.wecom_agent_id,
+            settings.download_timeout_s,
         )
         crypto = WeComCrypto(
             settings.wecom_token.value, settings.wecom_aes_key.value, settings.wecom_corp_id
@@ -370,32 +391,30 @@ class WeComRunner:
         self.robots = Delivery(
             app, BRANCH_GROUP, robot_sender(app, self.client), ROBOT_PACE, merge=True
         )
-        self.callback = Callback(app, crypto, Incoming(app, self.client, self.wake))
+        self.intake = Intake(app, PLATFORM, Incoming(app, self.client, self.wake))
+        self.callback = Callback(app, crypto, self.intake)
         self.scheduler = Scheduler(app, after_run=self.wake)
-        self._site_runner: web.AppRunner | None = None
-        self.port = 0
+        self._site = Site(app, self.callback.routes())
 
     def wake(self) -> None:
         self.delivery.wake.set()
         self.robots.wake.set()
 
+    @property
+    def port(self) -> int:
+        return self._site.port
+
     async def start(self, listen: str) -> None:
-        host, _, port = listen.rpartition(":")
-        server = web.Application()
-        server.add_routes(self.callback.routes())
-        self._site_runner = web.AppRunner(server, access_log=None)
-        await self._site_runner.setup()
-        await web.TCPSite(self._site_runner, host or "0.0.0.0", int(port)).start()
-        self.port = self._site_runner.addresses[0][1]
+        self.intake.start()
+        await self._site.start(listen)
         self.delivery.start()
         self.robots.start()
         await self.scheduler.start()
 
     async def stop(self) -> None:
         self.scheduler.stop()
-        await self.callback.drain()
-        if self._site_runner is not None:
-            await self._site_runner.cleanup()
+        await self._site.stop()
+        await self.intake.stop()
         await self.delivery.stop()
         await self.robots.stop()
         await self.client.close()

@@ -14,6 +14,7 @@ from typing import Any
 
 import aiohttp
 
+from bot.transports.download import DownloadFailed, Downloads, save
 from bot.transports.tls import trusted
 
 log = logging.getLogger(__name__)
@@ -32,7 +33,14 @@ class WeComError(Exception):
 
 
 class WeComClient:
-    def __init__(self, api_url: str, corp_id: str, secret: str, agent_id: str) -> None:
+    def __init__(
+        self,
+        api_url: str,
+        corp_id: str,
+        secret: str,
+        agent_id: str,
+        download_timeout_s: float = 20.0,
+    ) -> None:
         self._api = api_url
         self._corp_id = corp_id
         self._secret = secret
@@ -41,10 +49,12 @@ class WeComClient:
         self._token = ""
         self._expires = 0.0
         self._refreshing = asyncio.Lock()
+        self._downloads = Downloads(download_timeout_s)
 
     async def close(self) -> None:
         if self._session is not None:
             await self._session.close()
+        await self._downloads.close()
 
     def _http(self) -> aiohttp.ClientSession:
         if self._session is None:
@@ -117,18 +127,18 @@ class WeComClient:
         answer = await self.call("POST", "media/upload", params={"type": kind}, data=data)
         return str(answer["media_id"])
 
-    async def download(self, media_id: str, target: Path, limit: int) -> Path | None:
-        """Saves a user's image or voice note; None when it is bigger than ``limit``."""
+    async def download(self, media_id: str, target: Path, limit: int) -> int | None:
+        """Saves a user's image or voice note, on connections of its own; its size, or None
+        when it is bigger than ``limit``."""
         token = await self.token()
-        async with self._request("GET", "media/get", token, params={"media_id": media_id}) as got:
-            got.raise_for_status()
-            if got.content_type == "application/json":
-                answer = await got.json()
-                raise WeComError(int(answer.get("errcode", -1)), str(answer.get("errmsg")))
-            if (got.content_length or 0) > limit:
-                return None
-            body = await got.content.read(limit + 1)
-        if len(body) > limit:
-            return None
-        await asyncio.to_thread(target.write_bytes, body)
-        return target
+        url = f"{self._api}/media/get"
+        params = {"media_id": media_id, "access_token": token}
+        try:
+            async with self._downloads.session().get(url, params=params) as got:
+                got.raise_for_status()
+                if got.content_type == "application/json":
+                    answer = await got.json()
+                    raise WeComError(int(answer.get("errcode", -1)), str(answer.get("errmsg")))
+                return await save(got, target, limit)
+        except (aiohttp.ClientError, TimeoutError) as trouble:
+            raise DownloadFailed(f"{type(trouble).__name__}: {trouble}") from trouble

@@ -54,7 +54,11 @@ class WeComCrypto:
         if not 1 <= pad <= BLOCK or plain[-pad:] != bytes([pad]) * pad:
             raise CryptoError("bad padding")
         body = plain[16:-pad]
+        if len(body) < 4:
+            raise CryptoError("too short to hold a message")
         (length,) = struct.unpack(">I", body[:4])
+        if length > len(body) - 4:
+            raise CryptoError("the stated length runs past the message")
         message, receive_id = body[4 : 4 + length], body[4 + length :]
         if receive_id.decode("utf-8", "replace") != self._receive_id:
             raise CryptoError("the message is for another receive id")
