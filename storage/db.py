@@ -101,13 +101,11 @@ class Database:
             raise StorageUnavailable(f"cannot open {path}: {_reason(bad)}") from None
         try:
             conn.row_factory = sqlite3.Row
-            # First, so that the switch to WAL waits for a process starting at the same time.
             await conn.execute("PRAGMA busy_timeout=10000")
-            await conn.execute("PRAGMA journal_mode=WAL")
             await conn.execute("PRAGMA foreign_keys=ON")
             await conn.execute("PRAGMA synchronous=NORMAL")
             db = cls(conn, path)
-            await db.migrate(target_version)
+            await db._set_up(target_version)
         except (OSError, sqlite3.Error) as bad:
             await conn.close()
             raise StorageUnavailable(f"cannot use {path}: {_reason(bad)}") from None
@@ -123,23 +121,30 @@ class Database:
         row = await fetch_one(self._conn, "PRAGMA user_version")
         return int(row[0]) if row else 0
 
-    async def migrate(self, target_version: int | None = None) -> None:
-        """Applies each pending migration with its version bump in one transaction.
+    async def _set_up(self, target_version: int | None) -> None:
+        """Switches the file to WAL and applies each pending migration with its version bump
+        in one transaction.
 
-        Processes starting at the same moment take turns on a lock file beside the database
-        and each reads the version only once it holds it, so a migration is never applied
-        twice (``executescript`` commits whatever is open, so the version cannot be read
-        inside the migration's own transaction).
+        Processes starting at the same moment take turns on a lock file beside the database:
+        SQLite answers "locked" at once, without waiting, to a switch of journal mode that
+        meets another, and a migration must be read as pending by one process only
+        (``executescript`` commits whatever is open, so the version cannot be read inside the
+        migration's own transaction).
         """
         target = len(MIGRATIONS) if target_version is None else target_version
         async with self._lock:
-            if await self.schema_version() >= target:
+            if await self._journal_mode() == "wal" and await self.schema_version() >= target:
                 return
-            lock = self.path.with_name(self.path.name + ".migrating")
+            lock = self.path.with_name(self.path.name + ".setting-up")
             with await asyncio.to_thread(_locked, lock):
+                await self._conn.execute("PRAGMA journal_mode=WAL")
                 current = await self.schema_version()
                 for number in range(current + 1, target + 1):
                     await self._apply(number, MIGRATIONS[number - 1])
+
+    async def _journal_mode(self) -> str:
+        row = await fetch_one(self._conn, "PRAGMA journal_mode")
+        return str(row[0]).lower() if row else ""
 
     async def _apply(self, number: int, script: str) -> None:
         try:

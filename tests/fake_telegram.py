@@ -67,6 +67,12 @@ class FakeTelegram(LocalServer):
     """Method name → how many more calls to answer with 429."""
     blocked: set[int] = field(default_factory=set)
     """Users who blocked the bot: sending to them is answered with 403."""
+    slow: dict[str, float] = field(default_factory=dict)
+    """Method name → seconds its next call waits before it is answered (once)."""
+    failing: set[str] = field(default_factory=set)
+    """Methods answered with a server error, and files (by id) that never finish arriving."""
+    confirmed: int = 0
+    """The highest ``getUpdates`` offset asked for: every update below it is confirmed."""
     shown: dict[tuple[int, int], str] = field(default_factory=dict)
     """(chat, message id) → the text the user sees now, edits included."""
     _delivered: dict[int, list[Call]] = field(default_factory=dict)
@@ -75,6 +81,11 @@ class FakeTelegram(LocalServer):
     _passing: int | None = None
     """How many more messages reach their chats before the rest wait for :meth:`release`."""
     _released: asyncio.Event = field(default_factory=asyncio.Event)
+    _stopping: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        await super().stop()
 
     def hold(self, after: int) -> None:
         """Lets ``after`` more messages through, then keeps the next ones waiting unanswered,
@@ -167,9 +178,14 @@ class FakeTelegram(LocalServer):
             }
         )
 
-    async def photo(self, user_id: int, data: bytes, *, as_document: bool = False) -> int:
+    async def photo(
+        self, user_id: int, data: bytes, *, as_document: bool = False, stall: bool = False
+    ) -> int:
+        """Sends a picture; ``stall``: its download starts and never finishes."""
         file_id = f"file{next(self._ids)}"
         self.files[file_id] = data
+        if stall:
+            self.failing.add(file_id)
         content: dict[str, Any]
         if as_document:
             content = {
@@ -221,6 +237,10 @@ class FakeTelegram(LocalServer):
             return self._error(429, "Too Many Requests: retry later", retry_after=1)
         if method == "getUpdates":
             return web.json_response({"ok": True, "result": await self._get_updates(params)})
+        if method in self.failing:
+            return self._error(500, "Internal Server Error")
+        if delay := self.slow.pop(method, 0):
+            await asyncio.sleep(delay)
         if self._passing is not None and method.startswith(("send", "edit")):
             if self._passing:
                 self._passing -= 1
@@ -241,6 +261,9 @@ class FakeTelegram(LocalServer):
         offset = int(params.get("offset") or 0)
         timeout = min(float(params.get("timeout") or 0), 0.3)
         async with self._changed:
+            if offset > self.confirmed:
+                self.confirmed = offset
+                self._changed.notify_all()
             self.updates = [u for u in self.updates if u["update_id"] >= offset]
             if not self.updates and timeout:
                 with contextlib.suppress(TimeoutError):
@@ -300,6 +323,11 @@ class FakeTelegram(LocalServer):
 
     async def _file(self, request: web.Request) -> web.Response:
         file_id = request.match_info["path"].removeprefix("remote/")
+        if file_id in self.failing:
+            stalled = web.StreamResponse(headers={"Content-Type": "image/jpeg"})
+            await stalled.prepare(request)
+            await stalled.write(b"\xff\xd8")
+            await self._stopping.wait()
         if file_id not in self.files:
             return web.Response(status=404)
         return web.Response(body=self.files[file_id])

@@ -122,14 +122,18 @@ class Member:
         self.crypto = WeComCrypto(TOKEN, AES_KEY, CORP_ID)
         self._ids = itertools.count(7_000_000_000_000_000_000)
 
-    def xml(self, kind: str, msg_id: str | None = None, **fields: str) -> str:
+    def xml(
+        self, kind: str, msg_id: str | None = None, *, no_id: bool = False, **fields: str
+    ) -> str:
+        """A message as WeCom sends it; ``no_id``: without a ``MsgId``, as some kinds come."""
         body = "".join(f"<{k}><![CDATA[{v}]]></{k}>" for k, v in fields.items())
         msg_id = msg_id or str(next(self._ids))
+        id_tag = "" if no_id else f"<MsgId>{msg_id}</MsgId>"
         return (
             f"<xml><ToUserName><![CDATA[{CORP_ID}]]></ToUserName>"
             f"<FromUserName><![CDATA[{escape(self.user)}]]></FromUserName>"
             f"<CreateTime>{int(self.clock.now().timestamp())}</CreateTime>"
-            f"<MsgType><![CDATA[{kind}]]></MsgType>{body}<MsgId>{msg_id}</MsgId>"
+            f"<MsgType><![CDATA[{kind}]]></MsgType>{body}{id_tag}"
             f"<AgentID>{AGENT_ID}</AgentID></xml>"
         )
 
@@ -141,11 +145,12 @@ class Member:
         timestamp: str | None = None,
         nonce: str | None = None,
         outer: str | None = None,
+        encrypted: str | None = None,
     ) -> int:
         """Posts one callback as WeCom would; the keywords forge its parts."""
         stamp = timestamp or str(int(self.clock.now().timestamp()))
         once = nonce or secrets.token_hex(5)
-        encrypted = self.crypto.encrypt(inner)
+        encrypted = encrypted or self.crypto.encrypt(inner)
         body = outer or (
             f"<xml><ToUserName><![CDATA[{CORP_ID}]]></ToUserName>"
             f"<AgentID><![CDATA[{AGENT_ID}]]></AgentID>"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -67,3 +68,15 @@ async def test_group_robot_messages_queued_before_the_upgrade_still_go_out(
         queued = await outbox.unsent(tx, BRANCH_GROUP)
     await db.close()
     assert [(m.recipient, m.reply.text) for m in queued] == [("group:3", "提醒")]
+
+
+async def test_connections_opening_a_new_database_at_once_each_migrate_it_once(
+    tmp_path: Path,
+) -> None:
+    """What bots starting at the same moment do; each connection waits on its own thread."""
+    opened = await asyncio.gather(*(Database.open(tmp_path / "x.db") for _ in range(8)))
+    try:
+        assert {await db.schema_version() for db in opened} == {len(MIGRATIONS)}
+    finally:
+        for db in opened:
+            await db.close()

@@ -3,11 +3,13 @@ core → ``message/send`` loop against a local server that speaks WeCom's API.""
 
 from __future__ import annotations
 
+import base64
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
 import pytest
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from bot.app import App
 from bot.cli import main
@@ -198,6 +200,53 @@ async def test_a_message_delivered_twice_is_handled_once(
     await bot.intake.idle()
     await bot.delivery.idle()
     assert len(wecom.to("zhangsan")) == 1
+
+
+async def test_the_callback_is_answered_success_only_once_it_is_kept(
+    bot: WeComRunner, wecom: FakeWeCom
+) -> None:
+    zhang = member(bot)
+    start = zhang.xml("text", msg_id="kept-1", Content="/start")
+    async with bot.app.db.reading() as tx:
+        await tx.execute("PRAGMA query_only = ON")
+    assert await zhang.post(start) == 500
+    async with bot.app.db.reading() as tx:
+        await tx.execute("PRAGMA query_only = OFF")
+    assert await zhang.post(start) == 200
+    await bot.intake.idle()
+    await bot.delivery.idle()
+    assert len(wecom.to("zhangsan")) == 1
+
+
+async def test_messages_without_an_id_are_each_handled_and_their_retries_are_not(
+    bot: WeComRunner, wecom: FakeWeCom
+) -> None:
+    zhang = member(bot)
+    first, second = (zhang.xml("text", no_id=True, Content=c) for c in ("/start", "/help"))
+    for callback in (first, second, first):
+        assert await zhang.post(callback) == 200
+    await bot.intake.idle()
+    await bot.delivery.idle()
+    texts = [text_of(m) for m in wecom.to("zhangsan")]
+    assert len(texts) == 2 and "暖新" in texts[0]
+
+
+def padding_only() -> str:
+    """A ciphertext whose plaintext is one block of valid padding and nothing else."""
+    key = base64.b64decode(AES_KEY + "=")
+    encryptor = Cipher(algorithms.AES(key), modes.CBC(key[:16])).encryptor()
+    return base64.b64encode(encryptor.update(bytes([32]) * 32) + encryptor.finalize()).decode()
+
+
+async def test_a_forged_long_timestamp_or_a_message_too_short_is_refused_not_a_500(
+    bot: WeComRunner, wecom: FakeWeCom
+) -> None:
+    zhang = member(bot)
+    inner = zhang.xml("text", Content="/start")
+    assert await zhang.post(inner, timestamp="9" * 400) == 403
+    assert await zhang.post(inner, encrypted=padding_only()) == 403
+    await bot.intake.idle()
+    assert wecom.to("zhangsan") == []
 
 
 @pytest.mark.parametrize(
