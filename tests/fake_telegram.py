@@ -13,7 +13,9 @@ import json
 import time
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
+import aiohttp
 from aiohttp import web
 
 from tests.local_server import LocalServer
@@ -82,10 +84,48 @@ class FakeTelegram(LocalServer):
     """How many more messages reach their chats before the rest wait for :meth:`release`."""
     _released: asyncio.Event = field(default_factory=asyncio.Event)
     _stopping: asyncio.Event = field(default_factory=asyncio.Event)
+    webhook_host: str = ""
+    """Where the registered webhook's path is served here (``http://127.0.0.1:PORT``): once a
+    webhook is set, updates are posted there in order, each until it is answered 200."""
+    _hook: tuple[str, str] | None = None
+    _pusher: asyncio.Task[None] | None = None
 
     async def stop(self) -> None:
         self._stopping.set()
+        if self._pusher is not None:
+            self._pusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._pusher
         await super().stop()
+
+    def _set_webhook(self, params: dict[str, Any]) -> None:
+        self._hook = (urlsplit(str(params["url"])).path, str(params.get("secret_token", "")))
+        if self._pusher is None:
+            self._pusher = asyncio.create_task(self._push_to_webhook())
+
+    async def _push_to_webhook(self) -> None:
+        """Telegram's side of a webhook: the oldest update again and again until a 200."""
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as session:
+            while True:
+                async with self._changed:
+                    await self._changed.wait_for(lambda: bool(self.updates))
+                    update = self.updates[0]
+                assert self._hook is not None
+                path, secret = self._hook
+                headers = {"X-Telegram-Bot-Api-Secret-Token": secret}
+                try:
+                    async with session.post(
+                        self.webhook_host + path, json=update, headers=headers
+                    ) as answer:
+                        delivered = answer.status == 200
+                except (aiohttp.ClientError, TimeoutError):
+                    delivered = False
+                if delivered:
+                    async with self._changed:
+                        self.updates.remove(update)
+                        self._changed.notify_all()
+                else:
+                    await asyncio.sleep(0.2)
 
     def hold(self, after: int) -> None:
         """Lets ``after`` more messages through, then keeps the next ones waiting unanswered,
@@ -237,6 +277,8 @@ class FakeTelegram(LocalServer):
             return self._error(429, "Too Many Requests: retry later", retry_after=1)
         if method == "getUpdates":
             return web.json_response({"ok": True, "result": await self._get_updates(params)})
+        if method == "setWebhook":
+            self._set_webhook(params)
         if method in self.failing:
             return self._error(500, "Internal Server Error")
         if delay := self.slow.pop(method, 0):

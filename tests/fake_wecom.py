@@ -112,6 +112,10 @@ class FakeWeCom(LocalServer):
         return web.Response(body=body, content_type="image/jpeg")
 
 
+MSG_IDS = itertools.count(7_000_000_000_000_000_000)
+"""WeCom's message ids, unique across the company's members."""
+
+
 class Member:
     """A WeCom member whose app posts encrypted callbacks to the bot."""
 
@@ -120,14 +124,13 @@ class Member:
         self.url = callback_url
         self.clock = clock
         self.crypto = WeComCrypto(TOKEN, AES_KEY, CORP_ID)
-        self._ids = itertools.count(7_000_000_000_000_000_000)
 
     def xml(
         self, kind: str, msg_id: str | None = None, *, no_id: bool = False, **fields: str
     ) -> str:
         """A message as WeCom sends it; ``no_id``: without a ``MsgId``, as some kinds come."""
         body = "".join(f"<{k}><![CDATA[{v}]]></{k}>" for k, v in fields.items())
-        msg_id = msg_id or str(next(self._ids))
+        msg_id = msg_id or str(next(MSG_IDS))
         id_tag = "" if no_id else f"<MsgId>{msg_id}</MsgId>"
         return (
             f"<xml><ToUserName><![CDATA[{CORP_ID}]]></ToUserName>"

@@ -4,6 +4,7 @@ port, and a way for tests to wait until what it recorded satisfies them."""
 from __future__ import annotations
 
 import asyncio
+import socket
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,3 +35,10 @@ class LocalServer:
     async def wait_for(self, predicate: Any, within: float = 10) -> None:
         async with self._changed:
             await asyncio.wait_for(self._changed.wait_for(predicate), within)
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on, for a bot process that must keep it across restarts."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])

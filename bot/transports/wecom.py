@@ -91,7 +91,8 @@ def fields(xml: str) -> dict[str, str]:
 
 
 def delivery_key(message: dict[str, str]) -> str:
-    """What names one delivery, so that WeCom's retries are handled once: the ``MsgId``; for
+    """What names one delivery, so that WeCom's retries are handled once: the sender and the
+    ``MsgId`` (unique per company, the sender added in case it is not); for
     an event, its sender, time and key; for a message without an id, its sender, time and a
     digest of its content (two different messages in one second stay two)."""
     sender, sent = message.get("FromUserName", ""), message.get("CreateTime", "")
@@ -100,7 +101,7 @@ def delivery_key(message: dict[str, str]) -> str:
             f"{PLATFORM}:{sender}:{sent}:{message.get('Event', '')}:{message.get('EventKey', '')}"
         )
     if msg_id := message.get("MsgId"):
-        return f"{PLATFORM}:{msg_id}"
+        return f"{PLATFORM}:{sender}:{msg_id}"
     content = json.dumps(message, sort_keys=True, ensure_ascii=False).encode()
     return f"{PLATFORM}:{sender}:{sent}:{hashlib.sha256(content).hexdigest()[:16]}"
 
