@@ -14,6 +14,7 @@ from bot.events import Event, Handled, Outgoing, Reply
 from bot.group_commit import GroupCommit
 from bot.health import HealthCheck
 from bot.i18n import Catalog, catalog
+from bot.memory import keep_large_blocks_apart
 from handlers import broadcast
 from handlers.dispatch import Dispatcher
 from handlers.registry import build_registry
@@ -59,6 +60,7 @@ class App:
             raise StorageUnavailable(
                 f"cannot use {settings.data_dir}: {bad.strerror or bad}"
             ) from None
+        keep_large_blocks_apart()
         chosen_clock = clock or SystemClock()
         db = await Database.open(settings.db_path)
         messages = catalog()

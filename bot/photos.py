@@ -75,7 +75,7 @@ def store_photo(source: Path, media_dir: Path, max_bytes: int, max_pixels: int) 
         raise
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
         raise PhotoRejected("photo.corrupt") from None
-    clean = upright.convert("RGB")
+    clean = upright
     width, height = clean.size
     data = _jpeg(clean, quality=85)
     sha256 = hashlib.sha256(data).hexdigest()
@@ -88,14 +88,22 @@ def store_photo(source: Path, media_dir: Path, max_bytes: int, max_pixels: int) 
 
 
 def _shrunk(image: Image.Image) -> Image.Image:
-    """The photo decoded at no more than the size it is kept at, shrinking before any copy
-    of the full picture is made: a JPEG is decoded at a reduced scale where that gives the
-    same result (``thumbnail`` asks for a draft), so memory follows the kept size, not the
-    sent one. A square box keeps the limit whatever the photo's orientation."""
-    if image.mode in ("1", "P"):
-        image = image.convert("RGBA")
-    image.thumbnail((LONG_EDGE, LONG_EDGE))
-    return image
+    """The photo at the size it is kept at, made with as few full-size copies as can be: a
+    JPEG is decoded at a reduced scale where that gives the same result (a draft); anything
+    else is converted to RGB as it is decoded (alpha dropped, as the JPEG we keep has none;
+    Pillow would otherwise copy the whole picture again to resize it with alpha), then
+    reduced by whole pixel boxes and resized; each full-size copy is let go of as soon as
+    the next is made. A square box keeps the limit whatever the photo's orientation."""
+    image.draft("RGB", (2 * LONG_EDGE, 2 * LONG_EDGE))
+    shrinking = image
+    if shrinking.mode != "RGB":
+        shrinking = image.convert("RGB")
+        image.close()
+    factor = max(shrinking.size) // (2 * LONG_EDGE)
+    if factor > 1:
+        shrinking = shrinking.reduce(factor)
+    shrinking.thumbnail((LONG_EDGE, LONG_EDGE))
+    return shrinking
 
 
 def store_file(source: Path, media_dir: Path, max_bytes: int, folder: str) -> str:

@@ -1,0 +1,35 @@
+"""Giving memory back to the system after a large photo is decoded.
+
+Pillow holds a decoded picture in blocks of 16 MB. glibc serves blocks that large with their
+own mappings, returned to the system when freed, until the first one is freed: then it raises
+its threshold above them and serves later blocks from its heaps, which keep the memory after
+it is freed. Six large photos left a process holding gigabytes that way. A fixed threshold
+keeps large blocks in mappings of their own, so memory goes back when a photo is done.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import logging
+
+log = logging.getLogger(__name__)
+
+M_MMAP_THRESHOLD = -3
+"""glibc's ``mallopt`` parameter (malloc.h); setting it also stops its dynamic adjustment."""
+THRESHOLD = 1024 * 1024
+
+
+def keep_large_blocks_apart() -> None:
+    """Sets glibc's mapping threshold once for the process; elsewhere (musl, macOS) the
+    allocator already behaves, and nothing is done."""
+    name = ctypes.util.find_library("c")
+    if name is None:
+        return
+    try:
+        libc = ctypes.CDLL(name)
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return
+    if not mallopt(M_MMAP_THRESHOLD, THRESHOLD):
+        log.debug("mallopt(M_MMAP_THRESHOLD) was refused")
