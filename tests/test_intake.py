@@ -258,3 +258,32 @@ async def test_health_on_long_polling_tells_the_outbox_is_stalled(
         await server.wait_sent(RIDER, 1)
         await runner.delivery.idle()
         assert (await health()).ok
+
+
+async def test_downloads_that_drip_never_hold_up_another_riders_answer(
+    server: FakeTelegram, tmp_path: Path, clock: ManualClock
+) -> None:
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        telegram_token=Secret(TOKEN),
+        telegram_api_url=server.api_url,
+        telegram_file_url=server.file_url,
+        download_timeout_s=8.0,
+    )
+    app = await App.open(settings, clock)
+    runner = TelegramRunner(app, settings, UNPACED)
+    await runner.start()
+    try:
+        picture = images.photo(tmp_path / "p.jpg").read_bytes()
+        senders = range(5000, 5040)
+        for sender in senders:
+            await server.photo(sender, picture, as_document=True, stall=True)
+        await asyncio.sleep(0.5)
+        await server.text(RIDER, "/help")
+        started = asyncio.get_running_loop().time()
+        await server.wait_sent(RIDER, 1, within=5)
+        assert asyncio.get_running_loop().time() - started < 3
+        assert all(server.sent_to(sender) == [] for sender in senders)
+    finally:
+        await runner.stop()
+        await app.close()
