@@ -100,9 +100,11 @@ class App:
         """Handles the timers that fell due (deadlines, digests, held pushes)."""
         return await self.timers.run_due()
 
-    async def unsent(self, platform: str, after: int = 0) -> list[Outgoing]:
+    async def unsent(
+        self, platform: str, after: int = 0, *, bulk: bool | None = None
+    ) -> list[Outgoing]:
         async with self.db.reading() as tx:
-            return await outbox.unsent(tx, platform, after)
+            return await outbox.unsent(tx, platform, after, bulk=bulk)
 
     async def mark_sent(
         self,
@@ -125,7 +127,9 @@ class App:
             for mark, copy in marks:
                 if copy:
                     await outbox.mark_sent(tx, [mark], now)
-                    await broadcast.on_delivery(tx, self.catalog, mark.message_id, now)
+                    await broadcast.on_delivery(
+                        tx, self.catalog, mark.message_id, mark.outcome, now
+                    )
 
     async def staff(self) -> dict[str, str]:
         """Admins and secretaries by user id: "admin" or "secretary"."""

@@ -50,6 +50,10 @@ class Settings:
     telegram_api_url: str = "https://api.telegram.org/bot"
     telegram_file_url: str = "https://api.telegram.org/file/bot"
     telegram_webhook_secret: Secret = Secret("")
+    telegram_rate: float = 30.0
+    """Messages a second to Telegram in all; up to 1000 with paid broadcasts; 0: no limit."""
+    telegram_chat_rate: float = 1.0
+    """Messages a second to one chat (after a short burst); 0: no limit."""
     telegram_bot_username: str = ""
     """For join deep links and their QR codes (t.me/<username>?start=join-CODE)."""
     wecom_corp_id: str = ""
@@ -104,6 +108,20 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> i
     return value
 
 
+def _rate(env: Mapping[str, str], name: str, default: float, *, most: float) -> float:
+    """Messages a second: a number from 0 (no limit) to ``most``."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be messages a second, like 30, not {raw!r}") from None
+    if not 0 <= value <= most:
+        raise ConfigError(f"{name} must be between 0 (no limit) and {most:g}")
+    return value
+
+
 def _admins(raw: str) -> frozenset[str]:
     """``telegram:123,wecom:zhangsan,console:admin`` — platform-qualified user ids."""
     ids = {item.strip() for item in raw.split(",") if item.strip()}
@@ -137,6 +155,8 @@ def load_settings(
         telegram_api_url=env.get("TELEGRAM_API_URL") or Settings.telegram_api_url,
         telegram_file_url=env.get("TELEGRAM_FILE_URL") or Settings.telegram_file_url,
         telegram_webhook_secret=Secret(env.get("TELEGRAM_WEBHOOK_SECRET", "").strip()),
+        telegram_rate=_rate(env, "NUANXIN_TELEGRAM_RATE", 30.0, most=1000.0),
+        telegram_chat_rate=_rate(env, "NUANXIN_TELEGRAM_CHAT_RATE", 1.0, most=30.0),
         telegram_bot_username=env.get("TELEGRAM_BOT_USERNAME", "").strip().lstrip("@"),
         wecom_corp_id=env.get("WECOM_CORP_ID", "").strip(),
         wecom_agent_id=env.get("WECOM_AGENT_ID", "").strip(),

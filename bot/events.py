@@ -130,6 +130,8 @@ class Outgoing:
     reply: Reply = field(default_factory=Reply)
     broadcast_id: int | None = None
     """Set on each copy of a broadcast, whose progress moves as copies are delivered."""
+    bulk: bool = False
+    """Sent with what capacity answers leave (broadcast copies, what timers send)."""
 
     @property
     def platform(self) -> str:

@@ -114,13 +114,15 @@ async def start_broadcast(ctx: Context, _: str) -> None:
     await engine.begin(ctx, BROADCAST, None if ctx.is_admin else {"audience": "branch"})
 
 
-async def on_delivery(tx: Tx, catalog: Catalog, message_id: int, now: datetime) -> None:
+async def on_delivery(
+    tx: Tx, catalog: Catalog, message_id: int, outcome: str, now: datetime
+) -> None:
     """After each copy is done with: count, edit the progress message now and then, and
     report when the last copy is done."""
     broadcast = await broadcasts.of_message(tx, message_id)
     if broadcast is None or broadcast.finished:
         return
-    counts = await broadcasts.outcomes(tx, broadcast.id)
+    counts = await broadcasts.count_outcome(tx, broadcast.id, outcome)
     done = sum(counts.values())
     step = max(1, broadcast.total // PROGRESS_STEPS)
     if done % step and done < broadcast.total:

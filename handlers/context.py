@@ -45,6 +45,9 @@ class Context:
     secretary_of: frozenset[int] = frozenset()
     """The branches this user runs."""
     wake_at: list[datetime] = field(default_factory=list)
+    bulk: bool = False
+    """What this context sends answers nobody's own action (a timer's work): it goes with the
+    capacity that answers leave."""
     """When timers added by this event fall due, so the scheduler can wake then."""
 
     def handles(self, branch_id: int | None) -> bool:
@@ -110,7 +113,7 @@ class Context:
         await self.reply(self.t(key, **params))
 
     async def send(self, recipient: str, reply: Reply) -> None:
-        self.sent.append(await outbox.add(self.tx, recipient, reply, self.now))
+        self.sent.append(await outbox.add(self.tx, recipient, reply, self.now, bulk=self.bulk))
 
     async def push(self, recipient: str, key: str, /, **params: object) -> None:
         """A message to someone else, in their own language."""

@@ -33,7 +33,7 @@ async def push_when_quiet(
     """Sends now, or holds until the peak ends; returns the release time when held."""
     release = peak_end(ctx.settings, ctx.now)
     if release is None:
-        await outbox.add(ctx.tx, recipient, reply, ctx.now, broadcast_id)
+        await outbox.add(ctx.tx, recipient, reply, ctx.now, broadcast_id, bulk=ctx.bulk)
         return None
     payload: dict[str, object] = {
         "to": recipient,
@@ -52,5 +52,6 @@ async def release(ctx: Context, payload: dict[str, object]) -> str:
         Reply.from_json(str(payload["reply"])),
         ctx.now,
         int(broadcast_id) if isinstance(broadcast_id, int) else None,
+        bulk=True,
     )
     return "sent"

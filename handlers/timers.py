@@ -84,6 +84,7 @@ class TimerRunner:
             settings=self._settings,
             catalog=self._catalog,
             is_admin=True,
+            bulk=True,
         )
 
     async def prepare(self) -> None:

@@ -1,7 +1,8 @@
 """Broadcasts: one message to many riders, and how each copy fared.
 
-Each copy is an outbox row tagged with the broadcast, so the counts of sent, failed and
-blocked come from the outbox itself and survive a restart halfway through.
+Each copy is an outbox row tagged with the broadcast; the broadcast counts its copies sent,
+failed and blocked as each is done with, in the transaction that marks the copy, so the
+counts survive a restart halfway through and the pruning of old outbox rows.
 """
 
 from __future__ import annotations
@@ -83,15 +84,19 @@ async def of_message(tx: Tx, message_id: int) -> Broadcast | None:
     return Broadcast(row[0], row[1], row[2], row[3], row[4] is not None)
 
 
-async def outcomes(tx: Tx, broadcast_id: int) -> dict[str, int]:
-    """Copies by outcome: sent, failed, blocked; those still waiting are not counted."""
-    rows = await fetch_all(
+OUTCOMES = ("sent", "failed", "blocked")
+
+
+async def count_outcome(tx: Tx, broadcast_id: int, outcome: str) -> dict[str, int]:
+    """Counts one more copy done with ``outcome``; returns the counts so far."""
+    column = outcome if outcome in OUTCOMES else "failed"
+    row = await fetch_one(
         tx,
-        "SELECT outcome, COUNT(*) FROM outbox WHERE broadcast_id = ? AND outcome IS NOT NULL "
-        "GROUP BY outcome",
+        f"UPDATE broadcasts SET {column} = {column} + 1 WHERE id = ? "
+        "RETURNING sent, failed, blocked",
         (broadcast_id,),
     )
-    return {row[0]: row[1] for row in rows}
+    return dict(zip(OUTCOMES, row, strict=True)) if row else dict.fromkeys(OUTCOMES, 0)
 
 
 async def finish(tx: Tx, broadcast_id: int, now: datetime) -> None:

@@ -339,6 +339,26 @@ platform is told "received" only once its update is here. Ids are never used aga
 and go), so a worker reading "the rows after the last one I took" misses none. The heartbeat
 is the row a health check writes to learn that the database still takes writes."""
 
+M012_ANSWERS_FIRST = """
+ALTER TABLE outbox ADD COLUMN bulk INTEGER NOT NULL DEFAULT 0;
+UPDATE outbox SET bulk = 1 WHERE broadcast_id IS NOT NULL;
+CREATE INDEX outbox_unsent_by_kind ON outbox(sent_at, bulk, id);
+
+ALTER TABLE broadcasts ADD COLUMN sent INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE broadcasts ADD COLUMN failed INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE broadcasts ADD COLUMN blocked INTEGER NOT NULL DEFAULT 0;
+UPDATE broadcasts SET
+    sent = (SELECT count(*) FROM outbox o WHERE o.broadcast_id = broadcasts.id
+            AND o.outcome = 'sent'),
+    failed = (SELECT count(*) FROM outbox o WHERE o.broadcast_id = broadcasts.id
+              AND o.outcome = 'failed'),
+    blocked = (SELECT count(*) FROM outbox o WHERE o.broadcast_id = broadcasts.id
+               AND o.outcome = 'blocked');
+"""
+"""Bulk messages (broadcast copies, what timers send) wait while answers go: the outbox says
+which is which. A broadcast counts its copies as they are done, instead of counting its
+outbox rows again after each one (and losing the count when old rows are pruned)."""
+
 MIGRATIONS: tuple[str, ...] = (
     M001_INITIAL,
     M002_REPORTS,
@@ -351,4 +371,5 @@ MIGRATIONS: tuple[str, ...] = (
     M009_RECIPIENT_INDEX,
     M010_BRANCH_GROUPS,
     M011_INBOX,
+    M012_ANSWERS_FIRST,
 )

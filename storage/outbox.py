@@ -16,28 +16,53 @@ from storage.timefmt import to_db
 
 
 async def add(
-    tx: Tx, recipient: str, reply: Reply, now: datetime, broadcast_id: int | None = None
+    tx: Tx,
+    recipient: str,
+    reply: Reply,
+    now: datetime,
+    broadcast_id: int | None = None,
+    *,
+    bulk: bool = False,
 ) -> int:
+    """Queues a message; ``bulk`` ones (and every broadcast copy) wait while answers go."""
     cursor = await tx.execute(
-        "INSERT INTO outbox (recipient, payload, has_buttons, created_at, broadcast_id) "
-        "VALUES (?, ?, ?, ?, ?)",
-        (recipient, reply.to_json(), 1 if reply.buttons else 0, to_db(now), broadcast_id),
+        "INSERT INTO outbox (recipient, payload, has_buttons, created_at, broadcast_id, bulk) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        (
+            recipient,
+            reply.to_json(),
+            1 if reply.buttons else 0,
+            to_db(now),
+            broadcast_id,
+            1 if bulk or broadcast_id is not None else 0,
+        ),
     )
     assert cursor.lastrowid is not None
     return cursor.lastrowid
 
 
-async def unsent(tx: Tx, platform: str, after: int = 0, limit: int = 500) -> list[Outgoing]:
+async def unsent(
+    tx: Tx, platform: str, after: int = 0, *, bulk: bool | None = None, limit: int = 500
+) -> list[Outgoing]:
     """Unsent messages of a platform, oldest first, from the id ``after`` on (a transport
-    that already holds some in its queues asks only for newer ones)."""
+    that already holds some in its queues asks only for newer ones); answers only, or bulk
+    only, when ``bulk`` says which."""
+    kinds = (0, 1) if bulk is None else (int(bulk),)
     rows = await fetch_all(
         tx,
-        "SELECT id, recipient, payload, broadcast_id FROM outbox "
-        "WHERE sent_at IS NULL AND id > ? AND recipient LIKE ? ORDER BY id LIMIT ?",
-        (after, f"{platform}:%", limit),
+        "SELECT id, recipient, payload, broadcast_id, bulk FROM outbox "
+        f"WHERE sent_at IS NULL AND bulk IN ({', '.join('?' * len(kinds))}) AND id > ? "
+        "AND recipient LIKE ? ORDER BY id LIMIT ?",
+        (*kinds, after, f"{platform}:%", limit),
     )
     return [
-        Outgoing(row["id"], row["recipient"], Reply.from_json(row["payload"]), row["broadcast_id"])
+        Outgoing(
+            row["id"],
+            row["recipient"],
+            Reply.from_json(row["payload"]),
+            row["broadcast_id"],
+            bulk=bool(row["bulk"]),
+        )
         for row in rows
     ]
 

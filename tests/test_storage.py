@@ -11,6 +11,7 @@ from handlers.handling import BRANCH_GROUP
 from storage import outbox, users
 from storage.db import Database
 from storage.migrations import MIGRATIONS
+from storage.timefmt import to_db
 
 
 async def test_fresh_and_step_by_step_databases_end_with_the_same_schema(tmp_path: Path) -> None:
@@ -60,9 +61,14 @@ async def test_group_robot_messages_queued_before_the_upgrade_still_go_out(
     its place in the queue."""
     path = tmp_path / "x.db"
     old = await Database.open(path, target_version=9)
-    async with old.transaction() as tx:
-        await outbox.add(tx, "wecomrobot:3", Reply(text="提醒"), datetime.now(UTC))
-    await old.close()
+    try:
+        async with old.transaction() as tx:
+            await tx.execute(
+                "INSERT INTO outbox (recipient, payload, created_at) VALUES (?, ?, ?)",
+                ("wecomrobot:3", Reply(text="提醒").to_json(), to_db(datetime.now(UTC))),
+            )
+    finally:
+        await old.close()
     db = await Database.open(path)
     async with db.reading() as tx:
         queued = await outbox.unsent(tx, BRANCH_GROUP)

@@ -17,6 +17,7 @@ from functools import partial
 
 from bot.app import App
 from bot.events import Outgoing, Reply
+from bot.transports.gate import RateGate
 from bot.transports.lanes import Lanes, persistently
 
 log = logging.getLogger(__name__)
@@ -91,7 +92,14 @@ class Delivery:
     of a few hundred milliseconds, few enough that a broadcast leaves connections free."""
 
     def __init__(
-        self, app: App, platform: str, send_one: SendOne, pace: Pace, *, merge: bool = False
+        self,
+        app: App,
+        platform: str,
+        send_one: SendOne,
+        pace: Pace,
+        *,
+        merge: bool = False,
+        overall_per_s: float = 0,
     ) -> None:
         self.app = app
         self.platform = platform
@@ -100,13 +108,15 @@ class Delivery:
         limit is per minute and whose readers want a digest, not a stream)."""
         self._send_one = send_one
         self._pace = ChatPace(pace)
+        self._gate = RateGate(overall_per_s)
         self._wire = asyncio.Semaphore(self.IN_FLIGHT)
         self._lanes: Lanes[Outgoing] = Lanes(
             f"{platform} outbox",
-            self._unsent,
+            partial(app.unsent, platform, bulk=False),
             lambda message: message.id,
             lambda message: message.address,
             self._send,
+            later=partial(app.unsent, platform, bulk=True),
         )
         self.wake = self._lanes.wake
 
@@ -122,9 +132,6 @@ class Delivery:
     async def idle(self) -> None:
         """Returns once everything in the outbox so far has been sent (or given up)."""
         await self._lanes.idle()
-
-    async def _unsent(self, after: int) -> list[Outgoing]:
-        return await self.app.unsent(self.platform, after)
 
     async def _send(self, message: Outgoing, queue: deque[Outgoing]) -> list[Outgoing]:
         """Sends one message (with the plain texts after it, when merging) and marks it.
@@ -142,6 +149,7 @@ class Delivery:
             if len(batch) > 1:
                 merged = Reply(text="\n\n".join(m.reply.text for m in batch))
                 message = replace(message, reply=merged)
+            await self._gate.take(bulk=message.bulk)
             async with self._wire:
                 delivered_as, outcome = await self._send_until_done(message)
         for done in batch:

@@ -44,25 +44,36 @@ async def persistently(action: Callable[[], Awaitable[R]], what: str) -> R:
         pause = min(pause * 2, RETRY_MAX_S)
 
 
+Read = Callable[[int], Awaitable[Sequence[T]]]
+"""Rows oldest first, with ids above the one given."""
+
+
 class Lanes(Generic[T]):
-    """Reads rows with ``read(after)`` (oldest first, ids above ``after``) and runs
-    ``work(row, lane)`` for each, in the order of its lane; ``work`` may take more rows from
-    the front of the lane (to merge them) and returns the rows it took."""
+    """Reads rows with ``read(after)`` and runs ``work(row, lane)`` for each, in the order of
+    its lane; ``work`` may take more rows from the front of the lane (to merge them) and
+    returns the rows it took.
+
+    ``later``, when given, reads rows that yield to the first kind (bulk messages behind
+    answers): they are read only while fewer than ``BACKLOG`` rows are held, so a broadcast to
+    a hundred thousand riders is never all in memory, and within a lane the first kind goes
+    ahead of them."""
 
     POLL_S = 2.0
     """How often to look for rows written by another process (the command line)."""
+    BACKLOG = 1000
 
     def __init__(
         self,
         name: str,
-        read: Callable[[int], Awaitable[Sequence[T]]],
+        read: Read[T],
         ident: Callable[[T], int],
         lane_of: Callable[[T], str],
         work: Callable[[T, deque[T]], Awaitable[list[T]]],
+        later: Read[T] | None = None,
     ) -> None:
         self.name = name
         self.wake = asyncio.Event()
-        self._read = read
+        self._reads = [read] if later is None else [read, later]
         self._ident = ident
         self._lane_of = lane_of
         self._work = work
@@ -72,8 +83,12 @@ class Lanes(Generic[T]):
         self._holding: set[int] = set()
         """Every lane's: read again, these rows are skipped."""
         self._tasks: set[asyncio.Task[None]] = set()
-        self._taken = 0
-        """The newest id already read."""
+        self._taken = [0] * len(self._reads)
+        """The newest id already read, of each kind."""
+        self._later: set[int] = set()
+        """Held rows of the kind that yields."""
+        self._more_later = False
+        """Rows of the kind that yields were left unread for the backlog's sake."""
         self._reread = False
         self._idle = asyncio.Event()
         self._idle.set()
@@ -108,19 +123,27 @@ class Lanes(Generic[T]):
         """Queues what is new; one reader at a time, so nothing is queued twice."""
         async with self._reading:
             if self._reread:
-                self._taken, self._reread = 0, False
-            while batch := await self._read(self._taken):
-                self._queue(batch)
+                self._taken, self._reread = [0] * len(self._reads), False
+            for kind, read in enumerate(self._reads):
+                while batch := await read(self._taken[kind]):
+                    self._queue(batch, later=bool(kind))
+                    if kind and len(self._holding) >= self.BACKLOG:
+                        self._more_later = True
+                        break
+                else:
+                    if kind:
+                        self._more_later = False
 
     async def idle(self) -> None:
         """Returns once every row read so far has been worked (tests, a clean stop)."""
         await self.drain()
         await self._idle.wait()
 
-    def _queue(self, batch: Sequence[T]) -> None:
+    def _queue(self, batch: Sequence[T], *, later: bool) -> None:
+        kind = int(later)
         for row in batch:
             ident = self._ident(row)
-            self._taken = max(self._taken, ident)
+            self._taken[kind] = max(self._taken[kind], ident)
             if ident in self._holding:
                 continue
             lane = self._lane_of(row)
@@ -132,7 +155,12 @@ class Lanes(Generic[T]):
                 task = asyncio.create_task(self._work_lane(lane, queue))
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
-            queue.append(row)
+            if later:
+                queue.append(row)
+                self._later.add(ident)
+            else:
+                waiting = [self._ident(held) in self._later for held in queue]
+                queue.insert(waiting.index(True) if True in waiting else len(queue), row)
             self._held[lane].add(ident)
             self._holding.add(ident)
 
@@ -143,12 +171,17 @@ class Lanes(Generic[T]):
                 for done in await self._work(row, queue):
                     self._held[lane].discard(self._ident(done))
                     self._holding.discard(self._ident(done))
+                    self._later.discard(self._ident(done))
+                if self._more_later and len(self._holding) < self.BACKLOG // 2:
+                    self.wake.set()
         except Exception:
             log.exception("%s: lane %s stopped; its rows are read again", self.name, lane)
             self._reread = True
             asyncio.get_running_loop().call_later(RETRY_FIRST_S, self.wake.set)
         finally:
             del self._lanes[lane]
-            self._holding -= self._held.pop(lane)
+            released = self._held.pop(lane)
+            self._holding -= released
+            self._later -= released
             if not self._lanes:
                 self._idle.set()

@@ -103,12 +103,16 @@ class TelegramStartError(RuntimeError):
     """The bot cannot start (no token, a rejected token); the message says which."""
 
 
+FREE_RATE = 30.0
+"""Messages a second Telegram allows a bot overall, free of charge."""
+
+
 @dataclass(frozen=True)
 class Limits:
     """Telegram's flood limits: about 30 messages a second overall, and about one a second in
     one chat, where a short burst passes. ``UNLIMITED`` measures the bot's own capacity."""
 
-    overall_per_s: float = 30
+    overall_per_s: float = FREE_RATE
     """0 lifts the overall cap."""
     chat_burst: int = 3
     chat_per_s: float | None = 1.0
@@ -119,12 +123,26 @@ class Limits:
     def pace(self) -> Pace:
         return Pace(burst=self.chat_burst, per_s=self.chat_per_s)
 
+    @property
+    def paid(self) -> bool:
+        """Above Telegram's free rate, bulk messages go as paid broadcasts."""
+        return self.overall_per_s > FREE_RATE
+
+    @classmethod
+    def of(cls, settings: Settings) -> Limits:
+        """``NUANXIN_TELEGRAM_RATE`` and ``NUANXIN_TELEGRAM_CHAT_RATE``; 0 lifts a limit."""
+        return cls(
+            overall_per_s=settings.telegram_rate,
+            chat_per_s=settings.telegram_chat_rate or None,
+        )
+
 
 UNLIMITED = Limits(overall_per_s=0, chat_per_s=None)
 
 
-def sender(app: App, bot: Bot) -> SendOne:
-    """Sends one outbox message to Telegram, an edit in place where it can."""
+def sender(app: App, bot: Bot, *, paid: bool = False) -> SendOne:
+    """Sends one outbox message to Telegram, an edit in place where it can; with ``paid``,
+    bulk messages go as paid broadcasts (``allow_paid_broadcast``)."""
 
     async def send_one(message: Outgoing) -> str:
         chat_id, reply = int(message.address), message.reply
@@ -138,7 +156,7 @@ def sender(app: App, bot: Bot) -> SendOne:
                 if earlier is not None:
                     await edit(bot, chat_id, int(earlier), reply)
                     return earlier
-            return str(await send(bot, chat_id, reply))
+            return str(await send(bot, chat_id, reply, paid=paid and message.bulk))
         except Forbidden as blocked:
             raise Unreachable(str(blocked)) from blocked
         except BadRequest as bad:
@@ -187,14 +205,17 @@ async def edit(bot: Bot, chat_id: int, message_id: int, reply: Reply) -> None:
             raise
 
 
-async def send(bot: Bot, chat_id: int, reply: Reply) -> int:
+async def send(bot: Bot, chat_id: int, reply: Reply, *, paid: bool = False) -> int:
     """Renders one reply and returns the id of its main message (a long text goes in parts)."""
     markup = request_keyboard(reply) if reply.request else inline_keyboard(reply)
+    charge: dict[str, Any] = {"allow_paid_broadcast": True} if paid else {}
     caption = reply.text[:CAPTION_LIMIT] or None
     sent: Message
     if reply.photo:
         picture = await asyncio.to_thread(Path(reply.photo).read_bytes)
-        sent = await bot.send_photo(chat_id, picture, caption=caption, reply_markup=markup)
+        sent = await bot.send_photo(
+            chat_id, picture, caption=caption, reply_markup=markup, **charge
+        )
     elif reply.document:
         document = await asyncio.to_thread(Path(reply.document).read_bytes)
         sent = await bot.send_document(
@@ -203,6 +224,7 @@ async def send(bot: Bot, chat_id: int, reply: Reply) -> int:
             caption=caption,
             reply_markup=markup,
             filename=Path(reply.document).name,
+            **charge,
         )
     elif reply.venue:
         venue = reply.venue
@@ -213,12 +235,13 @@ async def send(bot: Bot, chat_id: int, reply: Reply) -> int:
             venue.title,
             venue.address,
             reply_markup=markup,
+            **charge,
         )
     else:
         parts = chunks(reply.text)
         for part in parts[:-1]:
-            await bot.send_message(chat_id, part)
-        sent = await bot.send_message(chat_id, parts[-1], reply_markup=markup)
+            await bot.send_message(chat_id, part, **charge)
+        sent = await bot.send_message(chat_id, parts[-1], reply_markup=markup, **charge)
     return sent.message_id
 
 
@@ -310,9 +333,9 @@ def build_bot(settings: Settings, limits: Limits) -> ExtBot[Any]:
         base_file_url=settings.telegram_file_url,
         request=AiohttpRequest(2 * Delivery.IN_FLIGHT, read_timeout=SEND_TIMEOUT_S),
         get_updates_request=AiohttpRequest(1),
-        rate_limiter=AIORateLimiter(
-            overall_max_rate=limits.overall_per_s, max_retries=limits.retry_after_max
-        ),
+        # The overall rate is the delivery's (answers before bulk); the limiter keeps the
+        # per-group limit and waits out RetryAfter.
+        rate_limiter=AIORateLimiter(overall_max_rate=0, max_retries=limits.retry_after_max),
     )
 
 
@@ -355,7 +378,8 @@ class TelegramRunner:
     def __init__(self, app: App, settings: Settings, limits: Limits | None = None) -> None:
         self.app = app
         self.settings = settings
-        self.bot = build_bot(settings, limits or Limits())
+        limits = limits or Limits.of(settings)
+        self.bot = build_bot(settings, limits)
         self.files = Bot(
             settings.telegram_token.value,
             base_url=settings.telegram_api_url,
@@ -366,7 +390,13 @@ class TelegramRunner:
         holds a connection that replies need."""
         self.downloads = Downloads(settings.download_timeout_s)
         self._download_dir = settings.data_dir / "downloads"
-        self.delivery = Delivery(app, PLATFORM, sender(app, self.bot), (limits or Limits()).pace)
+        self.delivery = Delivery(
+            app,
+            PLATFORM,
+            sender(app, self.bot, paid=limits.paid),
+            limits.pace,
+            overall_per_s=limits.overall_per_s,
+        )
         self.intake = Intake(app, PLATFORM, self._handle)
         self.scheduler = Scheduler(app, after_run=self.delivery.wake.set)
         self._site: Site | None = None
