@@ -35,6 +35,9 @@ class App:
     timers: TimerRunner
     on_wake: Callable[[Sequence[datetime]], None] | None = None
     """Set by a running scheduler: told when timers added by an event fall due."""
+    on_queued: Callable[[], None] | None = None
+    """Set by a running transport: told when messages were queued outside an event (a
+    broadcast's progress), so they go out without waiting for the next look."""
     failing: asyncio.Event = field(default_factory=asyncio.Event)
     """Set when the database has refused ``max_storage_failures`` writes in a row: the
     process should stop, non-zero, for its supervisor to start it afresh."""
@@ -120,16 +123,20 @@ class App:
 
     async def _write_marks(self, marks: list[tuple[outbox.Mark, bool]]) -> None:
         """A broadcast's progress moves with its copies, one copy at a time, so every
-        progress step and the last copy are seen."""
+        progress step and the last copy are seen; the progress message it queues goes out
+        at once."""
+        queued = False
         async with self.db.transaction() as tx:
             now = self.clock.now()
             await outbox.mark_sent(tx, [mark for mark, copy in marks if not copy], now)
             for mark, copy in marks:
                 if copy:
                     await outbox.mark_sent(tx, [mark], now)
-                    await broadcast.on_delivery(
+                    queued |= await broadcast.on_delivery(
                         tx, self.catalog, mark.message_id, mark.outcome, now
                     )
+        if queued and self.on_queued is not None:
+            self.on_queued()
 
     async def staff(self) -> dict[str, str]:
         """Admins and secretaries by user id: "admin" or "secretary"."""

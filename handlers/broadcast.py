@@ -116,17 +116,17 @@ async def start_broadcast(ctx: Context, _: str) -> None:
 
 async def on_delivery(
     tx: Tx, catalog: Catalog, message_id: int, outcome: str, now: datetime
-) -> None:
+) -> bool:
     """After each copy is done with: count, edit the progress message now and then, and
-    report when the last copy is done."""
+    report when the last copy is done. True when that queued a message."""
     broadcast = await broadcasts.of_message(tx, message_id)
     if broadcast is None or broadcast.finished:
-        return
+        return False
     counts = await broadcasts.count_outcome(tx, broadcast.id, outcome)
     done = sum(counts.values())
     step = max(1, broadcast.total // PROGRESS_STEPS)
     if done % step and done < broadcast.total:
-        return
+        return False
     lang = await users.lang_of(tx, broadcast.author)
     figures = {
         "sent": counts.get("sent", 0),
@@ -144,3 +144,4 @@ async def on_delivery(
         await outbox.add(
             tx, broadcast.author, Reply(text=catalog.t(lang, "broadcast.done", **figures)), now
         )
+    return True

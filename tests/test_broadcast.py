@@ -10,7 +10,7 @@ import pytest
 
 from bot.app import App
 from bot.clock import ManualClock
-from bot.transports.telegram import UNLIMITED, TelegramRunner
+from bot.transports.telegram import UNLIMITED, Limits, TelegramRunner
 from storage import users
 from tests.chat import Chat
 from tests.conftest import telegram_bot
@@ -18,6 +18,7 @@ from tests.fake_telegram import FakeTelegram
 from tests.test_branches import branch_with_secretary
 
 ADMIN = 900
+RIDER = 41_000
 RIDERS = range(20_000, 22_000)
 
 
@@ -99,3 +100,21 @@ async def test_two_thousand_riders_are_each_reached_once_through_429s(
     )
     assert set(copies(server, "明天降温")) == set(RIDERS) - blocked
     assert not [c for c in server.refused if "明天降温" in c.text]
+
+
+async def test_riders_are_answered_at_once_while_a_broadcast_drains_at_telegrams_rate(
+    server: FakeTelegram, tmp_path: Path, clock: ManualClock
+) -> None:
+    crowd = range(40_000, 40_600)
+    limits = Limits(chat_per_s=None)
+    async with telegram_bot(server, tmp_path / "data", clock, ADMIN, limits) as runner:
+        async with runner.app.db.transaction() as tx:
+            for rider in crowd:
+                await users.touch(tx, f"telegram:{rider}", runner.app.clock.now())
+        await broadcast(server, "暴雨预警")
+        await server.wait_for(lambda: len(copies(server, "暴雨预警")) >= 90, 10)
+        await server.text(RIDER, "/help")
+        await server.wait_sent(RIDER, 1, within=3)
+        assert len(copies(server, "暴雨预警")) < 300, "the answer waited behind the copies"
+        edits = [c for c in server.sent_to(ADMIN) if c.method == "editMessageText"]
+        assert edits and "共 600" in edits[-1].text, "progress is shown as copies go out"

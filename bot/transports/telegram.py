@@ -399,6 +399,7 @@ class TelegramRunner:
         )
         self.intake = Intake(app, PLATFORM, self._handle)
         self.scheduler = Scheduler(app, after_run=self.delivery.wake.set)
+        app.on_queued = self.delivery.wake.set
         self._site: Site | None = None
         self._tasks: list[asyncio.Task[None]] = []
 

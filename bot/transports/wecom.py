@@ -395,6 +395,7 @@ class WeComRunner:
         self.intake = Intake(app, PLATFORM, Incoming(app, self.client, self.wake))
         self.callback = Callback(app, crypto, self.intake)
         self.scheduler = Scheduler(app, after_run=self.wake)
+        app.on_queued = self.wake
         self._site = Site(app, self.callback.routes())
 
     def wake(self) -> None:
