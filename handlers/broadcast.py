@@ -1,7 +1,12 @@
 """Broadcasts (/broadcast): admins to all riders, a branch or party members; secretaries to
-their own branches. A preview and a confirmation first; then one copy per rider goes through
-the transport's rate limiter, while the author watches one progress message count up in
+their own branches. A preview and a confirmation first; then one copy per rider goes out with
+the capacity that answers leave, while the author watches one progress message count up in
 place and gets a final report. Riders who blocked the bot are marked and left out next time.
+
+Copies are queued a thousand at a time, one statement each: the first thousand with the
+confirmation, the rest by a timer that takes a chunk at a time, so a broadcast to a hundred
+thousand riders never holds the database for long. A broadcast that is not urgent waits, as
+a whole, for the riders' peak to end.
 """
 
 from __future__ import annotations
@@ -10,12 +15,12 @@ from datetime import datetime
 
 from bot.clock import CHINA
 from bot.events import Reply
-from bot.i18n import DEFAULT_LANG, Catalog
+from bot.i18n import DEFAULT_LANG, LANGS, Catalog
 from handlers import engine
 from handlers.branch_step import BranchStep
 from handlers.context import Context
 from handlers.engine import Flow
-from handlers.quiet import push_when_quiet
+from handlers.quiet import peak_end
 from handlers.steps import Choice, ChoiceStep, Draft, TextStep
 from storage import audit, branches, broadcasts, outbox, users
 from storage.db import Tx
@@ -69,8 +74,10 @@ class BroadcastFlow(Flow):
             await ctx.say("hint.not_allowed")
             return
         branch_id = branch.id if branch else None
-        people = await broadcasts.recipients(ctx.tx, draft["audience"], branch_id, ctx.user.id)
-        if not people:
+        total = await broadcasts.count_recipients(
+            ctx.tx, draft["audience"], branch_id, ctx.user.id
+        )
+        if not total:
             await ctx.say("broadcast.nobody")
             return
         broadcast_id = await broadcasts.create(
@@ -80,7 +87,7 @@ class BroadcastFlow(Flow):
             branch_id,
             draft["text"],
             draft["urgency"] == "urgent",
-            len(people),
+            total,
             ctx.now,
         )
         await audit.record(
@@ -89,21 +96,50 @@ class BroadcastFlow(Flow):
             "broadcast",
             branch.code if branch else draft["audience"],
             ctx.now,
-            f"{len(people)} {draft['urgency']}",
+            f"{total} {draft['urgency']}",
         )
-        langs = await users.langs_of(ctx.tx, people)
-        held_until = None
-        for person in people:
-            lang = langs.get(person, DEFAULT_LANG)
-            copy = Reply(text=ctx.catalog.t(lang, "broadcast.copy", text=draft["text"]))
-            if draft["urgency"] == "urgent":
-                await outbox.add(ctx.tx, person, copy, ctx.now, broadcast_id)
-            else:
-                held_until = await push_when_quiet(ctx, person, copy, broadcast_id)
-        await ctx.say("broadcast.progress", sent=0, failed=0, blocked=0, total=len(people))
+        held_until = None if draft["urgency"] == "urgent" else peak_end(ctx.settings, ctx.now)
+        if held_until is None:
+            await queue_chunk(ctx, broadcast_id, "")
+        else:
+            await ctx.schedule(
+                FAN_OUT, f"{FAN_OUT}:{broadcast_id}:", held_until, {"id": broadcast_id}
+            )
+        await ctx.say("broadcast.progress", sent=0, failed=0, blocked=0, total=total)
         await broadcasts.set_progress_message(ctx.tx, broadcast_id, ctx.sent[-1])
         if held_until is not None:
             await ctx.say("broadcast.held", when=held_until.astimezone(CHINA).strftime("%H:%M"))
+
+
+FAN_OUT = "broadcast"
+"""The timer that queues a broadcast's next chunk of copies."""
+
+
+async def queue_chunk(ctx: Context, broadcast_id: int, after: str) -> str:
+    """Queues the next chunk of copies after user ``after``; another timer, due at once,
+    takes the chunk after it."""
+    audience = await broadcasts.audience_of(ctx.tx, broadcast_id)
+    if audience is None:
+        return "gone"
+    payloads = {
+        lang: Reply(text=ctx.catalog.t(lang, "broadcast.copy", text=audience.text)).to_json()
+        for lang in LANGS
+    }
+    last = await broadcasts.queue_copies(
+        ctx.tx,
+        broadcast_id,
+        audience.audience,
+        audience.branch_id,
+        audience.author,
+        payloads,
+        DEFAULT_LANG,
+        ctx.now,
+        after=after,
+    )
+    if last is not None:
+        payload = {"id": broadcast_id, "after": last}
+        await ctx.schedule(FAN_OUT, f"{FAN_OUT}:{broadcast_id}:{last}", ctx.now, payload)
+    return "sent"
 
 
 BROADCAST = BroadcastFlow()

@@ -14,7 +14,7 @@ from datetime import datetime
 from bot.clock import Clock
 from bot.config import Settings
 from bot.i18n import DEFAULT_LANG, Catalog
-from handlers import activities, deadlines, digest, housekeeping, quiet
+from handlers import activities, broadcast, deadlines, digest, housekeeping, quiet
 from handlers.context import Context
 from storage import timers
 from storage.db import Database
@@ -46,6 +46,12 @@ async def _digest(ctx: Context, timer: Timer) -> str:
     return await digest.send(ctx, timer.due_at)
 
 
+async def _fan_out(ctx: Context, timer: Timer) -> str:
+    return await broadcast.queue_chunk(
+        ctx, int(timer.payload["id"]), str(timer.payload.get("after", ""))
+    )
+
+
 async def _sweep(ctx: Context, _: Timer) -> str:
     return await housekeeping.sweep(ctx)
 
@@ -66,6 +72,7 @@ HANDLERS: dict[str, Handler] = {
     activities.INVITE: _invite,
     activities.REMIND: _remind,
     housekeeping.HOUSEKEEPING: _sweep,
+    broadcast.FAN_OUT: _fan_out,
 }
 
 

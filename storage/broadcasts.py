@@ -7,6 +7,7 @@ counts survive a restart halfway through and the pruning of old outbox rows.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -25,25 +26,68 @@ class Broadcast:
     finished: bool
 
 
-async def recipients(tx: Tx, audience: str, branch_id: int | None, author: str) -> list[str]:
-    """Everyone the audience covers, minus those who blocked the bot and the author."""
+def _audience(audience: str, branch_id: int | None) -> tuple[str, tuple[object, ...]]:
+    """The users an audience covers, as a FROM-and-WHERE over ``users u``."""
     if audience == "branch":
-        sql = (
-            "SELECT u.id FROM users u JOIN memberships m ON m.user_id = u.id WHERE m.branch_id = ?"
+        return (
+            "FROM users u JOIN memberships m ON m.user_id = u.id WHERE m.branch_id = ?",
+            (branch_id,),
         )
-        params: tuple[object, ...] = (branch_id,)
-    elif audience == "party":
-        sql = (
-            "SELECT u.id FROM users u JOIN declarations d ON d.user_id = u.id "
-            "WHERE d.political_status IN (?, ?)"
+    if audience == "party":
+        return (
+            "FROM users u JOIN declarations d ON d.user_id = u.id "
+            "WHERE d.political_status IN (?, ?)",
+            PARTY_STATUSES,
         )
-        params = PARTY_STATUSES
-    else:
-        sql, params = "SELECT u.id FROM users u WHERE 1", ()
+    return "FROM users u WHERE 1", ()
+
+
+REACHABLE = "AND u.unreachable_at IS NULL AND u.id != ?"
+"""Those who blocked the bot are skipped, and so is the author."""
+
+
+async def count_recipients(tx: Tx, audience: str, branch_id: int | None, author: str) -> int:
+    source, params = _audience(audience, branch_id)
+    row = await fetch_one(tx, f"SELECT count(*) {source} {REACHABLE}", (*params, author))
+    return int(row[0]) if row else 0
+
+
+async def queue_copies(
+    tx: Tx,
+    broadcast_id: int,
+    audience: str,
+    branch_id: int | None,
+    author: str,
+    payloads: dict[str, str],
+    default_lang: str,
+    now: datetime,
+    *,
+    after: str = "",
+    limit: int = 1000,
+) -> str | None:
+    """Queues the next ``limit`` copies (user ids after ``after``) in one statement, each in
+    its reader's language (``payloads``: language → the copy's outbox payload); returns the
+    last user id queued, or None when no one is left."""
+    source, params = _audience(audience, branch_id)
     rows = await fetch_all(
-        tx, f"{sql} AND u.unreachable_at IS NULL AND u.id != ? ORDER BY u.id", (*params, author)
+        tx,
+        "INSERT INTO outbox (recipient, payload, has_buttons, created_at, broadcast_id, bulk) "
+        "SELECT u.id, coalesce(json_extract(?, '$.' || u.lang), json_extract(?, '$.' || ?)), "
+        f"0, ?, ?, 1 {source} {REACHABLE} AND u.id > ? ORDER BY u.id LIMIT ? "
+        "RETURNING recipient",
+        (
+            json.dumps(payloads, ensure_ascii=False),
+            json.dumps(payloads, ensure_ascii=False),
+            default_lang,
+            to_db(now),
+            broadcast_id,
+            *params,
+            author,
+            after,
+            limit,
+        ),
     )
-    return [row[0] for row in rows]
+    return max(row[0] for row in rows) if len(rows) == limit else None
 
 
 async def create(
@@ -63,6 +107,25 @@ async def create(
     )
     assert cursor.lastrowid is not None
     return cursor.lastrowid
+
+
+@dataclass(frozen=True)
+class Audience:
+    """Who a broadcast goes to, and what it says: what queuing its copies needs."""
+
+    author: str
+    audience: str
+    branch_id: int | None
+    text: str
+
+
+async def audience_of(tx: Tx, broadcast_id: int) -> Audience | None:
+    row = await fetch_one(
+        tx,
+        "SELECT author, audience, branch_id, text FROM broadcasts WHERE id = ?",
+        (broadcast_id,),
+    )
+    return Audience(row[0], row[1], row[2], row[3]) if row else None
 
 
 async def set_progress_message(tx: Tx, broadcast_id: int, message_id: int) -> None:

@@ -10,6 +10,7 @@ import pytest
 
 from bot.app import App
 from bot.clock import ManualClock
+from bot.events import Outgoing
 from bot.transports.telegram import UNLIMITED, Limits, TelegramRunner
 from storage import users
 from tests.chat import Chat
@@ -118,3 +119,22 @@ async def test_riders_are_answered_at_once_while_a_broadcast_drains_at_telegrams
         assert len(copies(server, "暴雨预警")) < 300, "the answer waited behind the copies"
         edits = [c for c in server.sent_to(ADMIN) if c.method == "editMessageText"]
         assert edits and "共 600" in edits[-1].text, "progress is shown as copies go out"
+
+
+async def test_a_large_broadcast_is_queued_a_thousand_copies_at_a_time(app: App) -> None:
+    async with app.db.transaction() as tx:
+        for n in range(2500):
+            await users.touch(tx, f"console:crowd{n:04d}", app.clock.now())
+    admin = Chat(app, "admin")
+    await admin.script("/broadcast", "tap:所有骑手", "今晚有雨", "tap:紧急")
+    confirmed = await admin.tap("确认提交")
+    first = [m for m in confirmed.messages if "今晚有雨" in m.reply.text]
+    assert len(first) == 1000, "the first chunk is queued with the confirmation"
+    await app.run_due()
+    queued: list[Outgoing] = []
+    while batch := await app.unsent("console", after=queued[-1].id if queued else 0):
+        queued += batch
+    rest = [m for m in queued if "今晚有雨" in m.reply.text]
+    everyone = [m.recipient for m in first + rest]
+    assert len(everyone) == len(set(everyone)) == 2500
+    assert all(m.bulk for m in rest)
