@@ -8,6 +8,7 @@ up behind itself. A platform supplies only how to send one message and what its 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import deque
@@ -90,6 +91,9 @@ class Delivery:
     IN_FLIGHT = 16
     """Requests on the wire at once: enough to fill Telegram's 30 messages/s over round trips
     of a few hundred milliseconds, few enough that a broadcast leaves connections free."""
+    KEPT_FOR_ANSWERS = 4
+    """Requests on the wire that bulk messages never take: an answer finds one free at once,
+    whatever the platform's rate (or with none, against a local server)."""
 
     def __init__(
         self,
@@ -110,6 +114,7 @@ class Delivery:
         self._pace = ChatPace(pace)
         self._gate = RateGate(overall_per_s)
         self._wire = asyncio.Semaphore(self.IN_FLIGHT)
+        self._bulk_wire = asyncio.Semaphore(self.IN_FLIGHT - self.KEPT_FOR_ANSWERS)
         self._lanes: Lanes[Outgoing] = Lanes(
             f"{platform} outbox",
             partial(app.unsent, platform, bulk=False),
@@ -117,6 +122,7 @@ class Delivery:
             lambda message: message.address,
             self._send,
             later=partial(app.unsent, platform, bulk=True),
+            on_first_kind=self._gate.promote,
         )
         self.wake = self._lanes.wake
 
@@ -149,8 +155,9 @@ class Delivery:
             if len(batch) > 1:
                 merged = Reply(text="\n\n".join(m.reply.text for m in batch))
                 message = replace(message, reply=merged)
-            await self._gate.take(bulk=message.bulk)
-            async with self._wire:
+            answers_behind = any(not waiting.bulk for waiting in queue)
+            await self._gate.take(message.address, bulk=message.bulk and not answers_behind)
+            async with self._bulk_wire if message.bulk else contextlib.nullcontext(), self._wire:
                 delivered_as, outcome = await self._send_until_done(message)
         for done in batch:
             mark = partial(

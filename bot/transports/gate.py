@@ -15,7 +15,11 @@ from collections.abc import Callable
 
 class RateGate:
     """A token bucket (``per_s`` a second, a second's worth at once) whose waiting senders
-    are served answers first, then bulk, each in arrival order. ``per_s`` 0: no limit."""
+    are served answers first, then bulk, each in arrival order. ``per_s`` 0: no limit.
+
+    A chat whose bulk message waits here while an answer queues behind it in the same chat
+    is promoted (:meth:`promote`): it joins the answers, or the answer would wait for as long
+    as answers keep the rate busy."""
 
     def __init__(self, per_s: float, clock: Callable[[], float] = time.monotonic) -> None:
         self._rate = per_s
@@ -23,14 +27,19 @@ class RateGate:
         self._tokens = self._burst
         self._clock = clock
         self._stamp = clock()
-        self._waiting: tuple[deque[asyncio.Future[None]], ...] = (deque(), deque())
+        self._answers: deque[asyncio.Future[None]] = deque()
+        self._bulk: dict[str, asyncio.Future[None]] = {}
+        """Chat → its waiting bulk message's turn, in arrival order."""
         self._timer: asyncio.TimerHandle | None = None
 
-    async def take(self, *, bulk: bool) -> None:
+    async def take(self, chat: str, *, bulk: bool) -> None:
         if self._rate <= 0:
             return
         turn = asyncio.get_running_loop().create_future()
-        self._waiting[bulk].append(turn)
+        if bulk:
+            self._bulk[chat] = turn
+        else:
+            self._answers.append(turn)
         self._hand_out()
         try:
             await turn
@@ -38,20 +47,39 @@ class RateGate:
             if turn.done() and not turn.cancelled():
                 self._tokens += 1
             raise
+        finally:
+            if self._bulk.get(chat) is turn:
+                del self._bulk[chat]
+
+    def promote(self, chat: str) -> None:
+        """The chat's waiting bulk message goes with the answers from now on."""
+        turn = self._bulk.pop(chat, None)
+        if turn is not None:
+            self._answers.append(turn)
+            self._hand_out()
 
     def _hand_out(self) -> None:
         now = self._clock()
         self._tokens = min(self._burst, self._tokens + (now - self._stamp) * self._rate)
         self._stamp = now
-        for queue in self._waiting:
-            while queue and self._tokens >= 1:
-                turn = queue.popleft()
-                if not turn.done():
-                    self._tokens -= 1
-                    turn.set_result(None)
-        if any(self._waiting) and self._timer is None:
+        while self._tokens >= 1 and (turn := self._next()) is not None:
+            self._tokens -= 1
+            turn.set_result(None)
+        if (self._answers or self._bulk) and self._timer is None:
             delay = (1 - self._tokens) / self._rate
             self._timer = asyncio.get_running_loop().call_later(delay, self._tick)
+
+    def _next(self) -> asyncio.Future[None] | None:
+        while self._answers:
+            turn = self._answers.popleft()
+            if not turn.done():
+                return turn
+        while self._bulk:
+            chat = next(iter(self._bulk))
+            turn = self._bulk.pop(chat)
+            if not turn.done():
+                return turn
+        return None
 
     def _tick(self) -> None:
         self._timer = None

@@ -70,8 +70,11 @@ class Lanes(Generic[T]):
         lane_of: Callable[[T], str],
         work: Callable[[T, deque[T]], Awaitable[list[T]]],
         later: Read[T] | None = None,
+        on_first_kind: Callable[[str], None] = lambda lane: None,
     ) -> None:
         self.name = name
+        self._on_first_kind = on_first_kind
+        """Told of a lane that was given a row of the first kind while it works."""
         self.wake = asyncio.Event()
         self._reads = [read] if later is None else [read, later]
         self._ident = ident
@@ -161,6 +164,7 @@ class Lanes(Generic[T]):
             else:
                 waiting = [self._ident(held) in self._later for held in queue]
                 queue.insert(waiting.index(True) if True in waiting else len(queue), row)
+                self._on_first_kind(lane)
             self._held[lane].add(ident)
             self._holding.add(ident)
 
