@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import random
 import re
 import sqlite3
@@ -32,7 +31,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.fake_telegram import TOKEN, FakeTelegram
+from tests.cli import start_telegram
+from tests.fake_telegram import FakeTelegram
 from tests.local_server import free_port
 
 ANSWER_WAIT_S = 30.0
@@ -55,34 +55,6 @@ class Tally:
         self.dropped = 0
         self.confirms = Counter[int]()
         self.running = True
-
-
-async def start_bot(
-    server: FakeTelegram, data: Path, port: int | None
-) -> asyncio.subprocess.Process:
-    env = {
-        **os.environ,
-        "TELEGRAM_BOT_TOKEN": TOKEN,
-        "TELEGRAM_API_URL": server.api_url,
-        "TELEGRAM_FILE_URL": server.file_url,
-        "TELEGRAM_WEBHOOK_SECRET": "s3cret",
-        "NUANXIN_DATA_DIR": str(data),
-    }
-    receiving: list[str] = []
-    if port is not None:
-        server.webhook_host = f"http://127.0.0.1:{port}"
-        receiving = ["--webhook", "https://bot.example.org/tg", "--listen", f"127.0.0.1:{port}"]
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "telegram",
-        *receiving,
-        env=env,
-        cwd=data.parent,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
 
 
 async def answered(server: FakeTelegram, rider: int, since: int) -> bool:
@@ -126,7 +98,7 @@ async def run(riders: int, kills: int, webhook: bool) -> dict[str, object]:
     folder = Path(tempfile.mkdtemp())
     data = folder / "data"
     port = free_port() if webhook else None
-    bot = await start_bot(server, data, port)
+    bot = await start_telegram(server, data, port)
     tally = Tally()
     crowd = [asyncio.create_task(ride(server, 20_000 + n, tally)) for n in range(riders)]
     started = time.perf_counter()
@@ -135,7 +107,7 @@ async def run(riders: int, kills: int, webhook: bool) -> dict[str, object]:
             await asyncio.sleep(random.uniform(1.0, 3.0))
             bot.kill()
             await bot.wait()
-            bot = await start_bot(server, data, port)
+            bot = await start_telegram(server, data, port)
         await asyncio.sleep(5)
         tally.running = False
         await asyncio.wait_for(asyncio.gather(*crowd), ANSWER_WAIT_S * 2)

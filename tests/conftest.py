@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -69,9 +70,15 @@ a flow receives several messages within a second, and tests should not wait for 
 
 @asynccontextmanager
 async def telegram_bot(
-    server: FakeTelegram, data_dir: Path, clock: ManualClock, admin: int, limits: Limits
+    server: FakeTelegram,
+    data_dir: Path,
+    clock: ManualClock,
+    admin: int,
+    limits: Limits,
+    **settings_given: Any,
 ) -> AsyncIterator[TelegramRunner]:
-    """The bot on Telegram, pointed at the local Bot API server, with one Telegram admin."""
+    """The bot on Telegram, pointed at the local Bot API server, with one Telegram admin
+    (and any other settings given)."""
     settings = Settings(
         data_dir=data_dir,
         admins=frozenset({f"telegram:{admin}"}),
@@ -79,6 +86,7 @@ async def telegram_bot(
         telegram_api_url=server.api_url,
         telegram_file_url=server.file_url,
         telegram_bot_username="nuanxin_bot",
+        **settings_given,
     )
     app = await App.open(settings, clock)
     runner = TelegramRunner(app, settings, limits)

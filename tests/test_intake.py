@@ -173,17 +173,8 @@ async def test_a_slow_answer_is_waited_for_and_not_sent_twice(
 async def test_a_photo_that_never_arrives_gets_a_clear_answer_quickly(
     server: FakeTelegram, tmp_path: Path, clock: ManualClock
 ) -> None:
-    settings = Settings(
-        data_dir=tmp_path / "data",
-        telegram_token=Secret(TOKEN),
-        telegram_api_url=server.api_url,
-        telegram_file_url=server.file_url,
-        download_timeout_s=1.0,
-    )
-    app = await App.open(settings, clock)
-    runner = TelegramRunner(app, settings, UNPACED)
-    await runner.start()
-    try:
+    data = tmp_path / "data"
+    async with telegram_bot(server, data, clock, 900, UNPACED, download_timeout_s=1.0):
         await server.text(RIDER, "/report")
         await server.wait_sent(RIDER, 1)
         await server.press(RIDER, "食品")
@@ -200,9 +191,6 @@ async def test_a_photo_that_never_arrives_gets_a_clear_answer_quickly(
         await server.text(RIDER, "/help")
         helped = (await server.wait_sent(RIDER, 5, within=10))[-1]
         assert "没收到" not in helped.text
-    finally:
-        await runner.stop()
-        await app.close()
 
 
 async def test_a_button_carrying_an_oversized_number_is_an_unknown_button(
@@ -263,17 +251,8 @@ async def test_health_on_long_polling_tells_the_outbox_is_stalled(
 async def test_downloads_that_drip_never_hold_up_another_riders_answer(
     server: FakeTelegram, tmp_path: Path, clock: ManualClock
 ) -> None:
-    settings = Settings(
-        data_dir=tmp_path / "data",
-        telegram_token=Secret(TOKEN),
-        telegram_api_url=server.api_url,
-        telegram_file_url=server.file_url,
-        download_timeout_s=8.0,
-    )
-    app = await App.open(settings, clock)
-    runner = TelegramRunner(app, settings, UNPACED)
-    await runner.start()
-    try:
+    data = tmp_path / "data"
+    async with telegram_bot(server, data, clock, 900, UNPACED, download_timeout_s=8.0):
         picture = images.photo(tmp_path / "p.jpg").read_bytes()
         senders = range(5000, 5040)
         for sender in senders:
@@ -284,6 +263,3 @@ async def test_downloads_that_drip_never_hold_up_another_riders_answer(
         await server.wait_sent(RIDER, 1, within=5)
         assert asyncio.get_running_loop().time() - started < 3
         assert all(server.sent_to(sender) == [] for sender in senders)
-    finally:
-        await runner.stop()
-        await app.close()

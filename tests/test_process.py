@@ -11,22 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.cli import nuanxin
-
-
-def run(*args: str, cwd: Path, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("NUANXIN_")}
-    return subprocess.run(
-        [sys.executable, "-m", "bot", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        cwd=cwd,
-        env={**environment, "PYTHONIOENCODING": "utf-8"},
-        timeout=60,
-        check=False,
-    )
+from tests.cli import nuanxin, run
 
 
 async def console(data: Path) -> asyncio.subprocess.Process:

@@ -165,6 +165,10 @@ async def test_each_chat_is_handled_in_order_while_chats_run_side_by_side(
 
 
 async def test_command_menus_are_set_per_role(server: FakeTelegram, bot_app: App) -> None:
+    """Set beside the polling, once the bot is receiving: riders' first, then each staff's."""
+    await server.wait_for(
+        lambda: sum(c.method == "setMyCommands" for c in server.calls) >= 4, within=10
+    )
     menus = [c for c in server.calls if c.method == "setMyCommands"]
     default = [
         json.loads(c.params["commands"])

@@ -4,54 +4,20 @@ polling and on a webhook: Telegram delivers again whatever it was not told was r
 from __future__ import annotations
 
 import asyncio
-import os
 import re
-import sys
 from pathlib import Path
 
 import pytest
 
 from storage import reports
 from storage.db import Database
-from tests.fake_telegram import TOKEN, FakeTelegram
+from tests.cli import start_telegram
+from tests.fake_telegram import FakeTelegram
 from tests.local_server import free_port
 
 RIDERS = range(2000, 2016)
 LATE = 2999
 REF = re.compile(r"SQ-\d{8}-\d{4}")
-
-
-async def start_bot(
-    server: FakeTelegram, data: Path, webhook_port: int | None = None
-) -> asyncio.subprocess.Process:
-    env = {
-        **os.environ,
-        "TELEGRAM_BOT_TOKEN": TOKEN,
-        "TELEGRAM_API_URL": server.api_url,
-        "TELEGRAM_FILE_URL": server.file_url,
-        "TELEGRAM_WEBHOOK_SECRET": "s3cret",
-        "NUANXIN_DATA_DIR": str(data),
-    }
-    receiving: list[str] = []
-    if webhook_port is not None:
-        server.webhook_host = f"http://127.0.0.1:{webhook_port}"
-        receiving = [
-            "--webhook",
-            "https://bot.example.org/tg",
-            "--listen",
-            f"127.0.0.1:{webhook_port}",
-        ]
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "telegram",
-        *receiving,
-        env=env,
-        cwd=data.parent,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
 
 
 def refs_told(server: FakeTelegram, rider: int) -> list[str]:
@@ -87,7 +53,7 @@ async def test_a_killed_bot_loses_nothing_and_invents_nothing(
 ) -> None:
     data = tmp_path / "data"
     port = free_port() if receiving == "webhook" else None
-    bot = await start_bot(server, data, port)
+    bot = await start_telegram(server, data, port)
     try:
         confirms = await asyncio.gather(*(to_summary(server, rider) for rider in RIDERS))
         await server.text(LATE, "/grievance")
@@ -101,7 +67,7 @@ async def test_a_killed_bot_loses_nothing_and_invents_nothing(
         await bot.wait()
         server.release()
 
-        bot = await start_bot(server, data, port)
+        bot = await start_telegram(server, data, port)
         await server.wait_for(lambda: all(refs_told(server, r) for r in RIDERS), within=30)
         await server.text(LATE, "冷饮机坏了")
         assert "有照片" in (await server.wait_sent(LATE, 3, within=30))[-1].text
