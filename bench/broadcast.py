@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import random
 import statistics
 import sys
 import tempfile
@@ -31,13 +32,15 @@ from tests.fake_telegram import TOKEN, FakeTelegram
 ADMIN = 900
 PROBES = range(1, 11)
 THINK_S = 1.0
-"""Each probe rider asks again a second after an answer: ten of them leave most of
-Telegram's 30 messages a second to the broadcast."""
+"""Each probe rider asks again a second after an answer (the first time at a random moment
+within that second): ten of them leave most of Telegram's 30 messages a second to the
+broadcast."""
 WINDOW_S = 20.0
 TEXT = "暴雨预警：今晚注意安全"
 
 
 async def probe(server: FakeTelegram, rider: int, until: float, latencies: list[float]) -> None:
+    await asyncio.sleep(random.uniform(0, THINK_S))
     while time.perf_counter() < until:
         count = len(server.sent_to(rider)) + 1
         started = time.perf_counter()

@@ -21,9 +21,14 @@ class RateGate:
     is promoted (:meth:`promote`): it joins the answers, or the answer would wait for as long
     as answers keep the rate busy."""
 
+    RESERVE = 3
+    """Tokens bulk messages leave in the bucket: an answer that comes while a broadcast is
+    draining finds one at once, as it would with no broadcast."""
+
     def __init__(self, per_s: float, clock: Callable[[], float] = time.monotonic) -> None:
         self._rate = per_s
         self._burst = max(1.0, per_s)
+        self._reserve = min(self.RESERVE, int(self._burst) - 1)
         self._tokens = self._burst
         self._clock = clock
         self._stamp = clock()
@@ -62,19 +67,23 @@ class RateGate:
         now = self._clock()
         self._tokens = min(self._burst, self._tokens + (now - self._stamp) * self._rate)
         self._stamp = now
-        while self._tokens >= 1 and (turn := self._next()) is not None:
+        while (turn := self._next()) is not None:
             self._tokens -= 1
             turn.set_result(None)
-        if (self._answers or self._bulk) and self._timer is None:
-            delay = (1 - self._tokens) / self._rate
-            self._timer = asyncio.get_running_loop().call_later(delay, self._tick)
+        if self._answers or self._bulk:
+            needed = 1 if self._answers else 1 + self._reserve
+            delay = max((needed - self._tokens) / self._rate, 0.001)
+            if self._timer is None:
+                self._timer = asyncio.get_running_loop().call_later(delay, self._tick)
 
     def _next(self) -> asyncio.Future[None] | None:
-        while self._answers:
+        """The next turn a token can serve: an answer's, or a bulk message's while the
+        reserve stays."""
+        while self._answers and self._tokens >= 1:
             turn = self._answers.popleft()
             if not turn.done():
                 return turn
-        while self._bulk:
+        while self._bulk and self._tokens >= 1 + self._reserve:
             chat = next(iter(self._bulk))
             turn = self._bulk.pop(chat)
             if not turn.done():
