@@ -31,22 +31,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.telegram_throughput import STEPS
 from tests.cli import start_telegram
 from tests.fake_telegram import FakeTelegram
 from tests.local_server import free_port
 
 ANSWER_WAIT_S = 30.0
 REF = re.compile(r"SQ-\d{8}-\d{4}")
-STEPS = (
-    ("text", "/grievance"),
-    ("tap", "饮水难"),
-    ("tap-if-offered", "新问题"),
-    ("text", "没有地方喝水"),
-    ("tap", "跳过"),
-    ("tap", "跳过"),
-    ("tap", "匿名"),
-    ("tap", "确认提交"),
-)
 
 
 class Tally:

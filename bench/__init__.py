@@ -1,0 +1,1 @@
+"""Benchmarks that print their figures (not tests): run each as ``python bench/NAME.py``."""
