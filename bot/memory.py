@@ -10,7 +10,7 @@ keeps large blocks in mappings of their own, so memory goes back when a photo is
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
+import functools
 import logging
 
 log = logging.getLogger(__name__)
@@ -20,15 +20,12 @@ M_MMAP_THRESHOLD = -3
 THRESHOLD = 1024 * 1024
 
 
+@functools.cache
 def keep_large_blocks_apart() -> None:
-    """Sets glibc's mapping threshold once for the process; elsewhere (musl, macOS) the
-    allocator already behaves, and nothing is done."""
-    name = ctypes.util.find_library("c")
-    if name is None:
-        return
+    """Sets glibc's mapping threshold, once for the process; where the C library has no
+    ``mallopt`` (musl, macOS), its allocator already behaves and nothing is done."""
     try:
-        libc = ctypes.CDLL(name)
-        mallopt = libc.mallopt
+        mallopt = ctypes.CDLL(None).mallopt
     except (OSError, AttributeError):
         return
     if not mallopt(M_MMAP_THRESHOLD, THRESHOLD):
