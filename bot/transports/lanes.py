@@ -97,12 +97,15 @@ class Lanes(Generic[T]):
         self._idle.set()
         self._reading = asyncio.Lock()
         self._worker: asyncio.Task[None] | None = None
+        self._stopping = False
 
     def start(self) -> None:
         self._worker = asyncio.create_task(self._run())
         self.wake.set()
 
     async def stop(self) -> None:
+        self._stopping = True
+        self.wake.set()
         if self._worker is not None:
             self._worker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -112,9 +115,12 @@ class Lanes(Generic[T]):
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
     async def _run(self) -> None:
-        while True:
+        """Until stopped. The flag, not only the cancellation, ends the loop: Python 3.11's
+        ``wait_for`` can swallow a cancellation that meets the event being set."""
+        while not self._stopping:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.wake.wait(), self.POLL_S)
+                async with asyncio.timeout(self.POLL_S):
+                    await self.wake.wait()
             self.wake.clear()
             try:
                 await self.drain()
