@@ -132,9 +132,6 @@ class Delivery:
     async def stop(self) -> None:
         await self._lanes.stop()
 
-    async def drain(self) -> None:
-        await self._lanes.drain()
-
     async def idle(self) -> None:
         """Returns once everything in the outbox so far has been sent (or given up)."""
         await self._lanes.idle()
