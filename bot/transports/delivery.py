@@ -19,7 +19,7 @@ from functools import partial
 from bot.app import App
 from bot.events import Outgoing, Reply
 from bot.transports.gate import RateGate
-from bot.transports.lanes import Lanes, persistently
+from bot.transports.lanes import Lanes, LaneWorker, persistently
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +87,7 @@ def plain(message: Outgoing) -> bool:
     )
 
 
-class Delivery:
+class Delivery(LaneWorker):
     IN_FLIGHT = 16
     """Requests on the wire at once: enough to fill Telegram's 30 messages/s over round trips
     of a few hundred milliseconds, few enough that a broadcast leaves connections free."""
@@ -125,16 +125,6 @@ class Delivery:
             on_first_kind=self._gate.promote,
         )
         self.wake = self._lanes.wake
-
-    def start(self) -> None:
-        self._lanes.start()
-
-    async def stop(self) -> None:
-        await self._lanes.stop()
-
-    async def idle(self) -> None:
-        """Returns once everything in the outbox so far has been sent (or given up)."""
-        await self._lanes.idle()
 
     async def _send(self, message: Outgoing, queue: deque[Outgoing]) -> list[Outgoing]:
         """Sends one message (with the plain texts after it, when merging) and marks it.

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
 
 from bot.app import App
-from bot.transports.lanes import Lanes, persistently
+from bot.transports.lanes import Lanes, LaneWorker, persistently
 from storage.inbox import Received
 
 log = logging.getLogger(__name__)
@@ -24,7 +24,7 @@ HandleOne = Callable[[Received], Awaitable[None]]
 """Translates one delivery and has the app handle it (or settle it, if it carries nothing)."""
 
 
-class Intake:
+class Intake(LaneWorker):
     def __init__(self, app: App, platform: str, handle_one: HandleOne) -> None:
         self._app = app
         self._handle_one = handle_one
@@ -35,16 +35,6 @@ class Intake:
             lambda delivery: delivery.chat,
             self._work,
         )
-
-    def start(self) -> None:
-        self._lanes.start()
-
-    async def stop(self) -> None:
-        await self._lanes.stop()
-
-    async def idle(self) -> None:
-        """Returns once everything kept so far has been handled (tests, a clean stop)."""
-        await self._lanes.idle()
 
     async def accept(self, deliveries: Sequence[Received]) -> None:
         """Keeps the deliveries (raises when the database does not take them: then nothing

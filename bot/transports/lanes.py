@@ -13,7 +13,7 @@ import contextlib
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from storage.db import is_storage_failure
 
@@ -195,3 +195,19 @@ class Lanes(Generic[T]):
             self._later -= released
             if not self._lanes:
                 self._idle.set()
+
+
+class LaneWorker:
+    """What a worker over :class:`Lanes` (the intake, a delivery) offers its runner."""
+
+    _lanes: Lanes[Any]
+
+    def start(self) -> None:
+        self._lanes.start()
+
+    async def stop(self) -> None:
+        await self._lanes.stop()
+
+    async def idle(self) -> None:
+        """Returns once every row read so far has been worked (tests, a clean stop)."""
+        await self._lanes.idle()
