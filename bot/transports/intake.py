@@ -9,16 +9,33 @@ restart, whatever was kept and not handled is handled.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
 
 from bot.app import App
+from bot.events import Event
 from bot.transports.lanes import Lanes, LaneWorker, persistently
 from storage.inbox import Received
 
 log = logging.getLogger(__name__)
+
+
+async def handle(app: App, delivery: Received, event: Event | None) -> str | None:
+    """Has the app handle what a delivery was translated to (or settles a delivery that
+    carries nothing for it, then None); the downloaded file is removed after. Returns the
+    remark for the user, if any (a pop-up where the platform has them)."""
+    if event is None:
+        await app.settle(delivery.key)
+        return None
+    try:
+        return (await app.handle(event)).notice
+    finally:
+        if event.file is not None:
+            await asyncio.to_thread(event.file.unlink, missing_ok=True)
+
 
 HandleOne = Callable[[Received], Awaitable[None]]
 """Translates one delivery and has the app handle it (or settle it, if it carries nothing)."""

@@ -51,7 +51,7 @@ from bot.transports.delivery import (
     Unreachable,
 )
 from bot.transports.download import DownloadFailed, Downloads
-from bot.transports.intake import Intake
+from bot.transports.intake import Intake, handle
 from bot.transports.lanes import RETRY_MAX_S
 from bot.transports.site import Site
 from bot.transports.telegram_http import AiohttpRequest
@@ -526,14 +526,9 @@ class TelegramRunner:
     async def _handle(self, delivery: Received) -> None:
         update = Update.de_json(delivery.payload, self.bot)
         event = await event_from(update, self._fetch, self.app.pressed)
-        if event is None:
-            await self.app.settle(delivery.key)
+        notice = await handle(self.app, delivery, event)
+        if notice is None:
             return
-        try:
-            notice = (await self.app.handle(event)).notice
-        finally:
-            if event.file is not None:
-                await asyncio.to_thread(event.file.unlink, missing_ok=True)
         self.delivery.wake.set()
         with contextlib.suppress(TelegramError):
             if update.callback_query:

@@ -10,7 +10,6 @@ paced under WeCom's limit of about 30 messages a minute per member.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import logging
@@ -39,7 +38,7 @@ from bot.transports.delivery import (
     Unreachable,
 )
 from bot.transports.download import DownloadFailed
-from bot.transports.intake import Intake
+from bot.transports.intake import Intake, handle
 from bot.transports.site import Site
 from bot.transports.wecom_api import NOT_A_MEMBER, RATE_LIMITED, WeComClient, WeComError
 from bot.transports.wecom_crypto import CryptoError, WeComCrypto
@@ -199,14 +198,9 @@ class Incoming:
                 "WeCom %s message from %s not understood", message.get("MsgType"), delivery.chat
             )
             event = None
-        if event is None:
-            await self._app.settle(delivery.key)
+        notice = await handle(self._app, delivery, event)
+        if notice is None:
             return
-        try:
-            notice = (await self._app.handle(event)).notice
-        finally:
-            if event.file is not None:
-                await asyncio.to_thread(event.file.unlink, missing_ok=True)
         if notice:
             await self._tell(delivery.chat, notice)
         self._wake()
