@@ -124,17 +124,18 @@ class App:
     async def _write_marks(self, marks: list[tuple[outbox.Mark, bool]]) -> None:
         """A broadcast's progress moves with its copies, one copy at a time, so every
         progress step and the last copy are seen; the progress message it queues goes out
-        at once."""
+        at once. A copy is counted before its mark, which tells a held copy (counted when
+        it was held) from a new one."""
         queued = False
         async with self.db.transaction() as tx:
             now = self.clock.now()
             await outbox.mark_sent(tx, [mark for mark, copy in marks if not copy], now)
             for mark, copy in marks:
                 if copy:
-                    await outbox.mark_sent(tx, [mark], now)
                     queued |= await broadcast.on_delivery(
                         tx, self.catalog, mark.message_id, mark.outcome, now
                     )
+                    await outbox.mark_sent(tx, [mark], now)
         if queued and self.on_queued is not None:
             self.on_queued()
 

@@ -170,6 +170,7 @@ async def on_delivery(
         "blocked": counts.get("blocked", 0),
         "total": broadcast.total,
     }
+    held = counts.get("held", 0)
     progress = Reply(
         text=catalog.t(lang, "broadcast.progress", **figures),
         edit_of=broadcast.progress_message,
@@ -177,7 +178,8 @@ async def on_delivery(
     await outbox.add(tx, broadcast.author, progress, now)
     if done >= broadcast.total:
         await broadcasts.finish(tx, broadcast.id, now)
-        await outbox.add(
-            tx, broadcast.author, Reply(text=catalog.t(lang, "broadcast.done", **figures)), now
-        )
+        done_text = catalog.t(lang, "broadcast.done", **figures)
+        if held:
+            done_text += "\n" + catalog.t(lang, "broadcast.held_for_reply", held=held)
+        await outbox.add(tx, broadcast.author, Reply(text=done_text), now)
     return True

@@ -112,8 +112,12 @@ class Context:
     async def say(self, key: str, /, **params: object) -> None:
         await self.reply(self.t(key, **params))
 
-    async def send(self, recipient: str, reply: Reply) -> None:
-        self.sent.append(await outbox.add(self.tx, recipient, reply, self.now, bulk=self.bulk))
+    async def send(self, recipient: str, reply: Reply, *, about: str | None = None) -> None:
+        """Queues a message; ``about`` names the item a status update concerns, so that one
+        waiting to reach its rider shows on the item."""
+        self.sent.append(
+            await outbox.add(self.tx, recipient, reply, self.now, bulk=self.bulk, about=about)
+        )
 
     async def push(self, recipient: str, key: str, /, **params: object) -> None:
         """A message to someone else, in their own language."""

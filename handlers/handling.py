@@ -15,7 +15,7 @@ from handlers.engine import Flow
 from handlers.lifecycle import StatusError, change_status
 from handlers.routing import responsible
 from handlers.steps import Draft, TextStep
-from storage import audit, branches, declarations, points, reports, users
+from storage import audit, branches, declarations, outbox, points, reports, users
 from storage.reports import OPEN_STATUSES, Report
 
 HAZARD_POINTS = 10
@@ -50,6 +50,8 @@ async def report_card(ctx: Context, report: Report, recipient: str) -> list[Repl
         count=len(await reports.reporters(ctx.tx, report.id)),
         status=t(lang, f"status.{report.status}"),
     )
+    if await outbox.waiting_refs(ctx.tx, ctx.now, report.ref):
+        text += "\n" + t(lang, "card.update_waits")
     buttons: tuple[tuple[Button, ...], ...] = ()
     if report.status in OPEN_STATUSES:
 
@@ -127,13 +129,14 @@ async def apply(ctx: Context, report: Report, status: str, note: str) -> bool:
     await audit.record(ctx.tx, ctx.user.id, f"report_{status}", report.ref, ctx.now, note)
     if report.kind == "hazard" and status in ("acknowledged", "resolved"):
         await award_points(ctx, report)
-    await ctx.reply(
-        (
-            await ctx.render_for(
-                ctx.user.id, "status.done", ref=report.ref, status=Label(f"status.{status}")
-            )
-        ).text
+    waits = await outbox.waiting_refs(ctx.tx, ctx.now, report.ref)
+    done = await ctx.render_for(
+        ctx.user.id,
+        "status.done_waits" if waits else "status.done",
+        ref=report.ref,
+        status=Label(f"status.{status}"),
     )
+    await ctx.reply(done.text)
     return True
 
 

@@ -83,7 +83,7 @@ async def change_status(
         )
         if to_status == "resolved":
             message = Reply(text=message.text, buttons=rating_buttons(ctx, report))
-        await ctx.send(reporter, message)
+        await ctx.send(reporter, message, about=report.ref)
 
 
 def rating_buttons(ctx: Context, report: Report) -> tuple[tuple[Button, ...], ...]:

@@ -14,8 +14,9 @@ from handlers.engine import Flow
 from handlers.phone import mask
 from handlers.routing import responsible
 from handlers.steps import Draft, TextStep
-from storage import audit, branches, declarations, reports, users
+from storage import audit, branches, declarations, outbox, reports, users
 from storage.declarations import Declaration
+from storage.reports import OPEN_STATUSES, Report
 
 
 async def branch_of(ctx: Context, user_id: str) -> int | None:
@@ -114,12 +115,29 @@ class RejectionFlow(Flow):
 REJECTION = RejectionFlow()
 
 
+async def closed_but_undelivered(
+    ctx: Context, refs: list[str], scope: frozenset[int] | None
+) -> list[Report]:
+    """Closed items whose last update waits to reach a rider on WeChat: they stay in the
+    secretary's list until it does (open ones are listed anyway, marked)."""
+    found = [await reports.get(ctx.tx, ref) for ref in refs]
+    return [
+        r
+        for r in found
+        if r is not None
+        and r.status not in OPEN_STATUSES
+        and (scope is None or r.branch_id in scope)
+    ]
+
+
 async def pending(ctx: Context, _: str) -> None:
     """``/pending``: declarations to verify and items to handle, oldest first."""
     scope = None if ctx.is_admin else ctx.secretary_of
     waiting_people = await declarations.pending(ctx.tx, scope)
     waiting_items = await reports.awaiting(ctx.tx, scope)
-    if not waiting_people and not waiting_items:
+    waits = await outbox.waiting_refs(ctx.tx, ctx.now)
+    undelivered = await closed_but_undelivered(ctx, waits, scope)
+    if not waiting_people and not waiting_items and not undelivered:
         await ctx.say("review.nothing_pending")
         return
     entries = sorted(
@@ -131,6 +149,7 @@ async def pending(ctx: Context, _: str) -> None:
             (
                 r.created_at,
                 ("⏰ " if r.overdue_level else "")
+                + ("📭 " if r.ref in waits else "")
                 + ctx.t(
                     "review.pending_item",
                     ref=r.ref,
@@ -140,6 +159,19 @@ async def pending(ctx: Context, _: str) -> None:
                 f"act:show:{r.ref}",
             )
             for r in waiting_items
+        ]
+        + [
+            (
+                r.updated_at,
+                ctx.t(
+                    "review.pending_waits",
+                    ref=r.ref,
+                    category=ctx.t(f"{r.kind}.cat.{r.category}"),
+                    status=ctx.t(f"status.{r.status}"),
+                ),
+                f"act:show:{r.ref}",
+            )
+            for r in undelivered
         ],
         key=lambda entry: entry[0],
     )

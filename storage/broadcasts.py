@@ -135,11 +135,13 @@ async def set_progress_message(tx: Tx, broadcast_id: int, message_id: int) -> No
 
 
 async def of_message(tx: Tx, message_id: int) -> Broadcast | None:
-    """The broadcast an outbox message is a copy of, if any."""
+    """The broadcast an outbox message is a copy of, if any, and if the copy is not counted
+    yet: a copy held for its recipient to write again was counted as held."""
     row = await fetch_one(
         tx,
         "SELECT b.id, b.author, b.total, b.progress_message, b.finished_at FROM outbox o "
-        "JOIN broadcasts b ON b.id = o.broadcast_id WHERE o.id = ?",
+        "JOIN broadcasts b ON b.id = o.broadcast_id "
+        "WHERE o.id = ? AND coalesce(o.outcome, '') != 'held'",
         (message_id,),
     )
     if row is None:
@@ -147,7 +149,7 @@ async def of_message(tx: Tx, message_id: int) -> Broadcast | None:
     return Broadcast(row[0], row[1], row[2], row[3], row[4] is not None)
 
 
-OUTCOMES = ("sent", "failed", "blocked")
+OUTCOMES = ("sent", "failed", "blocked", "held")
 
 
 async def count_outcome(tx: Tx, broadcast_id: int, outcome: str) -> dict[str, int]:
@@ -156,7 +158,7 @@ async def count_outcome(tx: Tx, broadcast_id: int, outcome: str) -> dict[str, in
     row = await fetch_one(
         tx,
         f"UPDATE broadcasts SET {column} = {column} + 1 WHERE id = ? "
-        "RETURNING sent, failed, blocked",
+        "RETURNING sent, failed, blocked, held",
         (broadcast_id,),
     )
     return dict(zip(OUTCOMES, row, strict=True)) if row else dict.fromkeys(OUTCOMES, 0)

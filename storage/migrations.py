@@ -359,6 +359,37 @@ UPDATE broadcasts SET
 which is which. A broadcast counts its copies as they are done, instead of counting its
 outbox rows again after each one (and losing the count when old rows are pruned)."""
 
+M013_WECHAT = """
+ALTER TABLE outbox ADD COLUMN held INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE outbox ADD COLUMN about TEXT;
+CREATE INDEX outbox_held ON outbox(recipient) WHERE held = 1;
+CREATE INDEX outbox_unsent_about ON outbox(about) WHERE sent_at IS NULL AND about IS NOT NULL;
+ALTER TABLE broadcasts ADD COLUMN held INTEGER NOT NULL DEFAULT 0;
+
+CREATE TABLE send_windows (
+    recipient TEXT PRIMARY KEY,
+    closes_at TEXT NOT NULL,
+    sends_left INTEGER NOT NULL,
+    welcome_code TEXT NOT NULL DEFAULT '',
+    welcome_until TEXT
+);
+
+CREATE TABLE kf_accounts (
+    open_kfid TEXT PRIMARY KEY,
+    cursor TEXT NOT NULL DEFAULT '',
+    token TEXT NOT NULL DEFAULT '',
+    token_until TEXT,
+    asked INTEGER NOT NULL DEFAULT 0,
+    pulled INTEGER NOT NULL DEFAULT 0,
+    contact_url TEXT NOT NULL DEFAULT ''
+);
+"""
+"""A platform that lets the bot write only for a while after the user wrote (WeChat's 48 hours
+and five messages) keeps its window per recipient; what may not go out yet is held in the
+outbox, not lost, and a status update's item is named so a secretary can see it waits. The
+WeChat customer-service accounts keep where their message pull stands (the cursor survives a
+restart) and whether a callback asked for a pull that has not finished."""
+
 MIGRATIONS: tuple[str, ...] = (
     M001_INITIAL,
     M002_REPORTS,
@@ -372,4 +403,5 @@ MIGRATIONS: tuple[str, ...] = (
     M010_BRANCH_GROUPS,
     M011_INBOX,
     M012_ANSWERS_FIRST,
+    M013_WECHAT,
 )

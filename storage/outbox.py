@@ -23,11 +23,13 @@ async def add(
     broadcast_id: int | None = None,
     *,
     bulk: bool = False,
+    about: str | None = None,
 ) -> int:
-    """Queues a message; ``bulk`` ones (and every broadcast copy) wait while answers go."""
+    """Queues a message; ``bulk`` ones (and every broadcast copy) wait while answers go;
+    ``about`` names the item a status update is about."""
     cursor = await tx.execute(
-        "INSERT INTO outbox (recipient, payload, has_buttons, created_at, broadcast_id, bulk) "
-        "VALUES (?, ?, ?, ?, ?, ?)",
+        "INSERT INTO outbox (recipient, payload, has_buttons, created_at, broadcast_id, bulk, "
+        "about) VALUES (?, ?, ?, ?, ?, ?, ?)",
         (
             recipient,
             reply.to_json(),
@@ -35,6 +37,7 @@ async def add(
             to_db(now),
             broadcast_id,
             1 if bulk or broadcast_id is not None else 0,
+            about,
         ),
     )
     assert cursor.lastrowid is not None
@@ -46,12 +49,13 @@ async def unsent(
 ) -> list[Outgoing]:
     """Unsent messages of a platform, oldest first, from the id ``after`` on (a transport
     that already holds some in its queues asks only for newer ones); answers only, or bulk
-    only, when ``bulk`` says which."""
+    only, when ``bulk`` says which. Held messages wait for the recipient to write again."""
     kinds = (0, 1) if bulk is None else (int(bulk),)
     rows = await fetch_all(
         tx,
         "SELECT id, recipient, payload, broadcast_id, bulk FROM outbox "
-        f"WHERE sent_at IS NULL AND bulk IN ({', '.join('?' * len(kinds))}) AND id > ? "
+        "WHERE sent_at IS NULL AND held = 0 "
+        f"AND bulk IN ({', '.join('?' * len(kinds))}) AND id > ? "
         "AND recipient LIKE ? ORDER BY id LIMIT ?",
         (*kinds, after, f"{platform}:%", limit),
     )
@@ -67,13 +71,14 @@ async def unsent(
     ]
 
 
-OUTCOMES = ("sent", "failed", "blocked", "superseded")
+OUTCOMES = ("sent", "failed", "blocked", "superseded", "held")
 
 
 @dataclass(frozen=True)
 class Mark:
     """A transport is done with a message: ``outcome`` says whether it reached the user,
-    ``delivered_as`` is the platform's id for it."""
+    ``delivered_as`` is the platform's id for it. A message "held" is not done: the platform
+    lets it go only after the recipient writes again."""
 
     message_id: int
     delivered_as: str | None = None
@@ -83,8 +88,60 @@ class Mark:
 async def mark_sent(tx: Tx, marks: Sequence[Mark], now: datetime) -> None:
     await tx.executemany(
         "UPDATE outbox SET sent_at = ?, delivered_as = ?, outcome = ? WHERE id = ?",
-        [(to_db(now), mark.delivered_as, mark.outcome, mark.message_id) for mark in marks],
+        [
+            (to_db(now), mark.delivered_as, mark.outcome, mark.message_id)
+            for mark in marks
+            if mark.outcome != "held"
+        ],
     )
+    await tx.executemany(
+        "UPDATE outbox SET held = 1, outcome = 'held' WHERE id = ?",
+        [(mark.message_id,) for mark in marks if mark.outcome == "held"],
+    )
+
+
+async def release(tx: Tx, recipient: str) -> int:
+    """The recipient wrote again: what was held goes out, after the answer to what they just
+    wrote (as bulk, which yields to answers), oldest first. Its outcome stays "held" until it
+    is sent, so a broadcast does not count it twice."""
+    cursor = await tx.execute(
+        "UPDATE outbox SET held = 0, bulk = 1 WHERE recipient = ? AND held = 1", (recipient,)
+    )
+    return cursor.rowcount
+
+
+async def waiting_for(tx: Tx, recipient: str, besides: int) -> int:
+    """Messages to this recipient not yet sent (held ones included), other than ``besides``."""
+    row = await fetch_one(
+        tx,
+        "SELECT count(*) FROM outbox WHERE recipient = ? AND sent_at IS NULL AND id != ?",
+        (recipient, besides),
+    )
+    return int(row[0]) if row else 0
+
+
+async def failed_after_all(tx: Tx, recipient: str, delivered_as: str) -> None:
+    """The platform reported, later, that a message it took did not reach the recipient."""
+    await tx.execute(
+        "UPDATE outbox SET outcome = 'failed' WHERE recipient = ? AND delivered_as = ?",
+        (recipient, delivered_as),
+    )
+
+
+async def waiting_refs(tx: Tx, now: datetime, ref: str | None = None) -> list[str]:
+    """Items (or the one item ``ref``) with a status update that cannot reach its rider yet:
+    held, or waiting for a recipient whose send window is closed (see
+    :mod:`storage.windows`)."""
+    rows = await fetch_all(
+        tx,
+        "SELECT DISTINCT o.about FROM outbox o "
+        "LEFT JOIN send_windows w ON w.recipient = o.recipient "
+        "WHERE o.sent_at IS NULL AND o.about IS NOT NULL AND (o.held = 1 OR "
+        "(w.recipient IS NOT NULL AND (w.closes_at <= ? OR w.sends_left = 0))) "
+        "AND (? IS NULL OR o.about = ?) ORDER BY o.about",
+        (to_db(now), ref, ref),
+    )
+    return [row[0] for row in rows]
 
 
 async def delivered_as(tx: Tx, message_id: int) -> str | None:

@@ -36,6 +36,11 @@ class Transient(Exception):
     """Network trouble or a server error: worth trying again later."""
 
 
+class Held(Exception):
+    """The platform lets this message go only after the recipient writes again (WeChat's
+    window): it stays in the outbox, out of the way, until the transport releases it."""
+
+
 SendOne = Callable[[Outgoing], Awaitable[str]]
 """Sends one message and returns the platform's id for it; raises the errors above."""
 
@@ -125,6 +130,7 @@ class Delivery(LaneWorker):
             on_first_kind=self._gate.promote,
         )
         self.wake = self._lanes.wake
+        self.look_again = self._lanes.look_again
 
     async def _send(self, message: Outgoing, queue: deque[Outgoing]) -> list[Outgoing]:
         """Sends one message (with the plain texts after it, when merging) and marks it.
@@ -168,6 +174,11 @@ class Delivery(LaneWorker):
                 log.info("%s cannot be reached; marked", message.recipient)
                 await self.app.unreachable(message.recipient)
                 return None, "blocked"
+            except Held:
+                log.info(
+                    "message %s to %s held for their next message", message.id, message.recipient
+                )
+                return None, "held"
             except Refused as bad:
                 log.error("message %s to %s refused: %s", message.id, message.recipient, bad)
                 return None, "failed"

@@ -148,6 +148,12 @@ class Lanes(Generic[T]):
         await self.drain()
         await self._idle.wait()
 
+    def look_again(self) -> None:
+        """Rows older than the newest read became workable (held messages released): the
+        next look reads from the start."""
+        self._reread = True
+        self.wake.set()
+
     def _queue(self, batch: Sequence[T], *, later: bool) -> None:
         kind = int(later)
         for row in batch:
