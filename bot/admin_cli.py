@@ -13,14 +13,18 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import aiohttp
+
 from bot.clock import SystemClock
 from bot.config import Settings
 from bot.i18n import DEFAULT_LANG, catalog
 from bot.qr import render_qr
+from bot.transports.wechat import contact_url
+from bot.transports.wecom_api import WeComClient, WeComError
 from handlers import exports, organisation, roster, stats
 from handlers import stations as stations_flow
 from handlers.organisation import KINDS, BranchError
-from storage import audit, branches
+from storage import audit, branches, kf
 from storage.branches import NewBranch
 from storage.db import Database, Tx
 
@@ -62,6 +66,11 @@ def add_parser(commands: Any, data_dir: argparse.ArgumentParser) -> None:
     qr = actions.add_parser("qr", parents=[data_dir], help="the join QR code as a PNG")
     qr.add_argument("code")
     qr.add_argument("--out", type=Path, required=True, metavar="FILE.png")
+    qr.add_argument(
+        "--wechat",
+        action="store_true",
+        help="the poster for WeChat (the 微信客服 account's link) instead of Telegram's",
+    )
 
     station = sub.add_parser("stations", help="warm stations")
     station_actions = station.add_subparsers(dest="stations_command", required=True)
@@ -186,13 +195,40 @@ async def branch_import(tx: Tx, args: argparse.Namespace, _: Settings) -> int:
 
 async def branch_qr(tx: Tx, args: argparse.Namespace, settings: Settings) -> int:
     branch = await organisation.existing(tx, args.code)
-    link = organisation.join_link(settings, branch.code)
+    if args.wechat:
+        contact = await wechat_contact_url(tx, settings)
+        if not contact:
+            return 2
+        link: str | None = organisation.wechat_join_link(contact, branch.code)
+    else:
+        link = organisation.join_link(settings, branch.code)
     if link is None:
         print("nuanxin: set TELEGRAM_BOT_USERNAME for join links", file=sys.stderr)
         return 2
     await asyncio.to_thread(render_qr, link, args.out)
     print(link)
     return 0
+
+
+async def wechat_contact_url(tx: Tx, settings: Settings) -> str:
+    """The customer-service account's link, kept by the bot, or asked of WeCom now."""
+    if contact := await kf.contact_url(tx):
+        return contact
+    if not (settings.wecom_corp_id and settings.wecom_kf_secret):
+        print("nuanxin: set WECOM_CORP_ID and WECOM_KF_SECRET for WeChat posters", file=sys.stderr)
+        return ""
+    client = WeComClient(
+        settings.wecom_api_url, settings.wecom_corp_id, settings.wecom_kf_secret.value, ""
+    )
+    try:
+        account, contact = await contact_url(client, settings.wecom_kf_open_kfid)
+    except (WeComError, aiohttp.ClientError, TimeoutError) as bad:
+        print(f"nuanxin: WeCom gave no link for the WeChat account: {bad}", file=sys.stderr)
+        return ""
+    finally:
+        await client.close()
+    await kf.set_contact_url(tx, account, contact)
+    return contact
 
 
 async def audit_log(tx: Tx, args: argparse.Namespace, _: Settings) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -20,9 +20,12 @@ from handlers.dispatch import Dispatcher
 from handlers.registry import build_registry
 from handlers.timers import TimerRunner
 from storage import branches, inbox, outbox, users
-from storage.db import Database, StorageUnavailable
+from storage.db import Database, StorageUnavailable, Tx
 
 log = logging.getLogger(__name__)
+
+Along = Callable[[Tx], Awaitable[None]]
+"""Writes that belong in the transaction keeping a platform's deliveries."""
 
 
 @dataclass
@@ -84,11 +87,16 @@ class App:
             self.on_wake(handled.wake_at)
         return handled
 
-    async def receive(self, deliveries: Sequence[inbox.Received]) -> None:
-        """Keeps what a platform delivered; once this returns, the platform may be told
-        "received". Raises when the database does not take it."""
+    async def receive(
+        self, deliveries: Sequence[inbox.Received], along: Along | None = None
+    ) -> None:
+        """Keeps what a platform delivered, and what ``along`` writes with it (where a pull
+        stands); once this returns, the platform may be told "received". Raises when the
+        database does not take it."""
         async with self.db.transaction() as tx:
             await inbox.store(tx, deliveries, self.clock.now())
+            if along is not None:
+                await along(tx)
 
     async def waiting(self, platform: str, after: int = 0) -> list[inbox.Received]:
         async with self.db.reading() as tx:

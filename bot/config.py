@@ -62,6 +62,12 @@ class Settings:
     wecom_token: Secret = Secret("")
     wecom_aes_key: Secret = Secret("")
     wecom_api_url: str = "https://qyapi.weixin.qq.com/cgi-bin"
+    wecom_kf_secret: Secret = Secret("")
+    """The 微信客服 secret: riders in WeChat reach the bot as a customer-service account."""
+    wecom_kf_token: Secret = Secret("")
+    wecom_kf_aes_key: Secret = Secret("")
+    wecom_kf_open_kfid: str = ""
+    """The one account the bot answers; every account the secret reaches when empty."""
     quiet_hours: tuple[Span, ...] = RIDER_PEAKS
     """Riders' peaks, Asia/Shanghai: non-urgent pushes wait until a peak ends."""
     ack_working_days: int = 1
@@ -164,6 +170,10 @@ def load_settings(
         wecom_token=Secret(env.get("WECOM_TOKEN", "").strip()),
         wecom_aes_key=Secret(env.get("WECOM_AES_KEY", "").strip()),
         wecom_api_url=(env.get("WECOM_API_URL") or Settings.wecom_api_url).rstrip("/"),
+        wecom_kf_secret=Secret(env.get("WECOM_KF_SECRET", "").strip()),
+        wecom_kf_token=Secret(env.get("WECOM_KF_TOKEN", "").strip()),
+        wecom_kf_aes_key=Secret(env.get("WECOM_KF_AES_KEY", "").strip()),
+        wecom_kf_open_kfid=env.get("WECOM_KF_OPEN_KFID", "").strip(),
         quiet_hours=_spans(env.get("NUANXIN_QUIET_HOURS")),
         ack_working_days=_int(env, "NUANXIN_ACK_WORKING_DAYS", 1),
         answer_working_days=_int(env, "NUANXIN_ANSWER_WORKING_DAYS", 5),

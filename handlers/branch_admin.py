@@ -19,9 +19,10 @@ from handlers.organisation import (
     existing,
     join_link,
     qr_file,
+    wechat_qr_file,
 )
 from handlers.steps import Advance, Choice, ChoiceStep, Draft, Invalid, Outcome, TextStep
-from storage import branches
+from storage import branches, kf
 from storage.branches import Branch, NewBranch
 
 KIND_CHOICES = tuple(Choice(kind, f"branch.kind.{kind}") for kind in KINDS)
@@ -116,6 +117,10 @@ async def show_join_card(ctx: Context, recipient: str, branch: Branch, intro_key
     )
     picture = qr_file(ctx.settings, branch)
     await ctx.send(recipient, reply if picture is None else replace(reply, photo=str(picture)))
+    if contact := await kf.contact_url(ctx.tx):
+        wechat = await ctx.render_for(recipient, "branch.wechat_card", name=branch.name)
+        poster = wechat_qr_file(ctx.settings, contact, branch)
+        await ctx.send(recipient, replace(wechat, photo=str(poster)))
 
 
 async def new_branch(ctx: Context, _: str) -> None:

@@ -10,9 +10,9 @@ from __future__ import annotations
 from bot.events import Button, Reply
 from bot.i18n import DEFAULT_LANG
 from handlers import engine
-from handlers.context import MENU_SCOPE, Context, Label
+from handlers.context import MENU_SCOPE, Context
 from handlers.engine import Flow
-from handlers.lifecycle import StatusError, change_status
+from handlers.lifecycle import StatusError, change_status, confirm
 from handlers.routing import responsible
 from handlers.steps import Draft, TextStep
 from storage import audit, branches, declarations, outbox, points, reports, users
@@ -129,14 +129,7 @@ async def apply(ctx: Context, report: Report, status: str, note: str) -> bool:
     await audit.record(ctx.tx, ctx.user.id, f"report_{status}", report.ref, ctx.now, note)
     if report.kind == "hazard" and status in ("acknowledged", "resolved"):
         await award_points(ctx, report)
-    waits = await outbox.waiting_refs(ctx.tx, ctx.now, report.ref)
-    done = await ctx.render_for(
-        ctx.user.id,
-        "status.done_waits" if waits else "status.done",
-        ref=report.ref,
-        status=Label(f"status.{status}"),
-    )
-    await ctx.reply(done.text)
+    await confirm(ctx, report, status)
     return True
 
 

@@ -14,7 +14,7 @@ from handlers.engine import Flow
 from handlers.report_steps import DescriptionStep
 from handlers.routing import responsible
 from handlers.steps import Draft
-from storage import audit, reports
+from storage import audit, outbox, reports
 from storage.reports import Report
 
 STATUSES = (
@@ -113,16 +113,20 @@ async def set_status_command(ctx: Context, arguments: str) -> None:
     await audit.record(
         ctx.tx, ctx.user.id, f"report_{to_status.lower()}", report.ref, ctx.now, note.strip()
     )
-    await ctx.reply(
-        (
-            await ctx.render_for(
-                ctx.user.id,
-                "status.done",
-                ref=report.ref,
-                status=Label(f"status.{to_status.lower()}"),
-            )
-        ).text
+    await confirm(ctx, report, to_status.lower())
+
+
+async def confirm(ctx: Context, report: Report, status: str) -> None:
+    """Tells the person who changed an item's status that the riders were told, or that the
+    update waits for a rider on WeChat to write again (it stays in /pending until then)."""
+    waits = await outbox.waiting_refs(ctx.tx, ctx.now, report.ref)
+    done = await ctx.render_for(
+        ctx.user.id,
+        "status.done_waits" if waits else "status.done",
+        ref=report.ref,
+        status=Label(f"status.{status}"),
     )
+    await ctx.reply(done.text)
 
 
 async def _own_resolved(ctx: Context, ref: str) -> Report | None:

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
+from urllib.parse import quote
 
 from bot.config import Settings
 from bot.events import Reply
@@ -210,6 +211,17 @@ def join_link(settings: Settings, code: str) -> str | None:
     if not settings.telegram_bot_username:
         return None
     return f"https://t.me/{settings.telegram_bot_username}?start=join-{code}"
+
+
+def wechat_join_link(contact_url: str, code: str) -> str:
+    """The link a branch poster's QR code opens in WeChat: a chat with the bot's
+    customer-service account, which joins the branch as it opens (``scene_param``)."""
+    return f"{contact_url}&scene_param={quote(f'join-{code}')}"
+
+
+def wechat_qr_file(settings: Settings, contact_url: str, branch: Branch) -> Path:
+    link = wechat_join_link(contact_url, branch.code)
+    return render_qr(link, settings.data_dir / "qr" / f"{branch.code}-wechat.png")
 
 
 def qr_file(settings: Settings, branch: Branch) -> Path | None:

@@ -370,6 +370,7 @@ CREATE TABLE send_windows (
     recipient TEXT PRIMARY KEY,
     closes_at TEXT NOT NULL,
     sends_left INTEGER NOT NULL,
+    via TEXT NOT NULL DEFAULT '',
     welcome_code TEXT NOT NULL DEFAULT '',
     welcome_until TEXT
 );

@@ -21,26 +21,33 @@ from storage.timefmt import from_db, to_db
 class Window:
     closes_at: datetime
     sends_left: int
+    via: str
+    """The account the person wrote to, which answers them."""
 
     def allows(self, now: datetime) -> int:
         """How many messages may go now."""
         return self.sends_left if now < self.closes_at else 0
 
 
-async def open_window(tx: Tx, recipient: str, closes_at: datetime, sends: int) -> None:
+async def open_window(tx: Tx, recipient: str, closes_at: datetime, sends: int, via: str) -> None:
+    """The person wrote: ``sends`` messages may go until ``closes_at`` (an older message,
+    pulled late, does not shorten a window a newer one opened)."""
     await tx.execute(
-        "INSERT INTO send_windows (recipient, closes_at, sends_left) VALUES (?, ?, ?) "
+        "INSERT INTO send_windows (recipient, closes_at, sends_left, via) VALUES (?, ?, ?, ?) "
         "ON CONFLICT(recipient) DO UPDATE SET closes_at = excluded.closes_at, "
-        "sends_left = excluded.sends_left",
-        (recipient, to_db(closes_at), sends),
+        "sends_left = excluded.sends_left, via = excluded.via "
+        "WHERE excluded.closes_at >= send_windows.closes_at",
+        (recipient, to_db(closes_at), sends, via),
     )
 
 
 async def get(tx: Tx, recipient: str) -> Window | None:
     row = await fetch_one(
-        tx, "SELECT closes_at, sends_left FROM send_windows WHERE recipient = ?", (recipient,)
+        tx,
+        "SELECT closes_at, sends_left, via FROM send_windows WHERE recipient = ?",
+        (recipient,),
     )
-    return Window(from_db(row["closes_at"]), row["sends_left"]) if row else None
+    return Window(from_db(row["closes_at"]), row["sends_left"], row["via"]) if row else None
 
 
 async def spend(tx: Tx, recipient: str, sends: int) -> None:
@@ -55,14 +62,15 @@ async def reachable(tx: Tx, recipient: str, now: datetime) -> bool:
     return window is None or window.allows(now) > 0
 
 
-async def grant_welcome(tx: Tx, recipient: str, code: str, until: datetime) -> None:
-    """A person opened the chat: one message may go with this code until ``until``. The
-    window row is made closed if it did not exist (opening the chat is not writing)."""
+async def grant_welcome(tx: Tx, recipient: str, code: str, until: datetime, via: str) -> None:
+    """A person opened the chat: one message may go with this code until ``until``. A new
+    window row is closed (opening the chat is not writing)."""
     await tx.execute(
-        "INSERT INTO send_windows (recipient, closes_at, sends_left, welcome_code, "
-        "welcome_until) VALUES (?, ?, 0, ?, ?) ON CONFLICT(recipient) DO UPDATE SET "
-        "welcome_code = excluded.welcome_code, welcome_until = excluded.welcome_until",
-        (recipient, to_db(until), code, to_db(until)),
+        "INSERT INTO send_windows (recipient, closes_at, sends_left, via, welcome_code, "
+        "welcome_until) VALUES (?, ?, 0, ?, ?, ?) ON CONFLICT(recipient) DO UPDATE SET "
+        "welcome_code = excluded.welcome_code, welcome_until = excluded.welcome_until, "
+        "via = excluded.via",
+        (recipient, to_db(until), via, code, to_db(until)),
     )
 
 

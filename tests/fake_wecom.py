@@ -26,6 +26,9 @@ AGENT_ID = "1000002"
 SECRET = "app-secret"
 TOKEN = "hJqcu3uJ9Tn2gXPmxx2w9kkCkCE2EPYo"
 AES_KEY = "6qkdMrq68nTKduznJYO1A37W2oEgpkMUvkttRToqhUt"
+KF_SECRET = "kf-secret"
+KF_TOKEN = "kfTokenQ8v2LmN4"
+KF_AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 
 
 @dataclass
@@ -38,7 +41,8 @@ class FakeWeCom(LocalServer):
     expire_once: bool = False
     left: set[str] = field(default_factory=set)
     """Members no longer in the app: sending to them reports them invalid."""
-    _token: str = ""
+    _tokens: dict[str, str] = field(default_factory=dict)
+    """The access token of each secret (the app's, the customer-service account's)."""
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     @property
@@ -58,18 +62,21 @@ class FakeWeCom(LocalServer):
         return [m for m in self.sent if m["touser"] == user]
 
     async def _gettoken(self, request: web.Request) -> web.Response:
-        if request.query.get("corpsecret") != SECRET or request.query.get("corpid") != CORP_ID:
+        secret = request.query.get("corpsecret", "")
+        if secret not in (SECRET, KF_SECRET) or request.query.get("corpid") != CORP_ID:
             return web.json_response({"errcode": 40001, "errmsg": "invalid credential"})
         self.token_requests += 1
-        self._token = f"token-{next(self._ids)}"
-        return web.json_response({"errcode": 0, "access_token": self._token, "expires_in": 7200})
+        self._tokens[secret] = f"token-{next(self._ids)}"
+        return web.json_response(
+            {"errcode": 0, "access_token": self._tokens[secret], "expires_in": 7200}
+        )
 
     def _refusal(self, request: web.Request) -> web.Response | None:
-        if request.query.get("access_token") != self._token:
+        if request.query.get("access_token") not in self._tokens.values():
             return web.json_response({"errcode": 40014, "errmsg": "invalid access_token"})
         if self.expire_once:
             self.expire_once = False
-            self._token = "expired"
+            self._tokens.clear()
             return web.json_response({"errcode": 42001, "errmsg": "access_token expired"})
         return None
 
@@ -112,6 +119,53 @@ class FakeWeCom(LocalServer):
         return web.Response(body=body, content_type="image/jpeg")
 
 
+async def post_signed(
+    url: str,
+    crypto: WeComCrypto,
+    inner: str,
+    now: str,
+    *,
+    agent_id: str = AGENT_ID,
+    signature: str | None = None,
+    timestamp: str | None = None,
+    nonce: str | None = None,
+    outer: str | None = None,
+    encrypted: str | None = None,
+) -> int:
+    """Posts a callback as WeCom does, encrypted and signed; the keywords forge its parts."""
+    stamp = timestamp or now
+    once = nonce or secrets.token_hex(5)
+    encrypted = encrypted or crypto.encrypt(inner)
+    body = outer or (
+        f"<xml><ToUserName><![CDATA[{CORP_ID}]]></ToUserName>"
+        f"<AgentID><![CDATA[{agent_id}]]></AgentID>"
+        f"<Encrypt><![CDATA[{encrypted}]]></Encrypt></xml>"
+    )
+    params = {
+        "msg_signature": signature or crypto.sign(stamp, once, encrypted),
+        "timestamp": stamp,
+        "nonce": once,
+    }
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(url, params=params, data=body.encode()) as answer,
+    ):
+        return answer.status
+
+
+async def echo_check(url: str, crypto: WeComCrypto, echo: str) -> tuple[int, str, int]:
+    """WeCom checking a callback URL: the status and text for a signed ``echostr``, and the
+    status for a forged one."""
+    sealed = crypto.encrypt(echo)
+    params = {"msg_signature": crypto.sign("1", "2", sealed), "timestamp": "1", "nonce": "2"}
+    async with aiohttp.ClientSession() as session:
+        async with session.get(url, params={**params, "echostr": sealed}) as answer:
+            status, text = answer.status, await answer.text()
+        forged = {**params, "msg_signature": "0" * 40, "echostr": sealed}
+        async with session.get(url, params=forged) as answer:
+            return status, text, answer.status
+
+
 MSG_IDS = itertools.count(7_000_000_000_000_000_000)
 """WeCom's message ids, unique across the company's members."""
 
@@ -151,24 +205,17 @@ class Member:
         encrypted: str | None = None,
     ) -> int:
         """Posts one callback as WeCom would; the keywords forge its parts."""
-        stamp = timestamp or str(int(self.clock.now().timestamp()))
-        once = nonce or secrets.token_hex(5)
-        encrypted = encrypted or self.crypto.encrypt(inner)
-        body = outer or (
-            f"<xml><ToUserName><![CDATA[{CORP_ID}]]></ToUserName>"
-            f"<AgentID><![CDATA[{AGENT_ID}]]></AgentID>"
-            f"<Encrypt><![CDATA[{encrypted}]]></Encrypt></xml>"
+        return await post_signed(
+            self.url,
+            self.crypto,
+            inner,
+            str(int(self.clock.now().timestamp())),
+            signature=signature,
+            timestamp=timestamp,
+            nonce=nonce,
+            outer=outer,
+            encrypted=encrypted,
         )
-        params = {
-            "msg_signature": signature or self.crypto.sign(stamp, once, encrypted),
-            "timestamp": stamp,
-            "nonce": once,
-        }
-        async with (
-            aiohttp.ClientSession() as session,
-            session.post(self.url, params=params, data=body.encode()) as answer,
-        ):
-            return answer.status
 
     async def say(self, text: str) -> int:
         return await self.post(self.xml("text", Content=text))

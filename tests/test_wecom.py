@@ -7,7 +7,6 @@ import base64
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import aiohttp
 import pytest
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
@@ -33,6 +32,7 @@ from tests.fake_wecom import (
     FakeWeCom,
     Member,
     buttons_of,
+    echo_check,
     text_of,
 )
 from tests.test_reports import ref_in
@@ -131,15 +131,8 @@ async def replies(wecom: FakeWeCom, user: str, count: int) -> list[dict[str, obj
 
 async def test_the_callback_url_is_verified_and_a_forged_one_refused(bot: WeComRunner) -> None:
     crypto = WeComCrypto(TOKEN, AES_KEY, CORP_ID)
-    echo = crypto.encrypt("8412345")
-    params = {"msg_signature": crypto.sign("1", "2", echo), "timestamp": "1", "nonce": "2"}
     url = f"http://127.0.0.1:{bot.port}/wecom"
-    async with aiohttp.ClientSession() as session:
-        async with session.get(url, params={**params, "echostr": echo}) as answer:
-            assert (answer.status, await answer.text()) == (200, "8412345")
-        forged = {**params, "msg_signature": "0" * 40, "echostr": echo}
-        async with session.get(url, params=forged) as answer:
-            assert answer.status == 403
+    assert await echo_check(url, crypto, "8412345") == (200, "8412345", 403)
 
 
 async def test_a_member_is_answered_through_message_send_with_cards_or_numbers(

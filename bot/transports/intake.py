@@ -15,7 +15,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
 
-from bot.app import App
+from bot.app import Along, App
 from bot.events import Event
 from bot.transports.lanes import Lanes, LaneWorker, persistently
 from storage.inbox import Received
@@ -53,11 +53,12 @@ class Intake(LaneWorker):
             self._work,
         )
 
-    async def accept(self, deliveries: Sequence[Received]) -> None:
-        """Keeps the deliveries (raises when the database does not take them: then nothing
-        may be acknowledged) and lets the workers at them."""
-        if deliveries:
-            await self._app.receive(deliveries)
+    async def accept(self, deliveries: Sequence[Received], along: Along | None = None) -> None:
+        """Keeps the deliveries, and what ``along`` writes with them (raises when the
+        database does not take them: then nothing may be acknowledged), and lets the workers
+        at them."""
+        if deliveries or along is not None:
+            await self._app.receive(deliveries, along)
             self._lanes.wake.set()
 
     async def _work(self, delivery: Received, _: deque[Received]) -> list[Received]:

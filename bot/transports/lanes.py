@@ -44,11 +44,48 @@ async def persistently(action: Callable[[], Awaitable[R]], what: str) -> R:
         pause = min(pause * 2, RETRY_MAX_S)
 
 
+class Woken:
+    """A worker that does a round of its work whenever woken, and every ``POLL_S`` anyway
+    (for what another process wrote, or what failed before), until stopped."""
+
+    POLL_S = 2.0
+
+    def __init__(self) -> None:
+        self.wake = asyncio.Event()
+        self._worker: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    def start(self) -> None:
+        self._worker = asyncio.create_task(self._run())
+        self.wake.set()
+
+    async def stop(self) -> None:
+        self._stopping = True
+        self.wake.set()
+        if self._worker is not None:
+            self._worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._worker
+
+    async def _run(self) -> None:
+        """Until stopped. The flag, not only the cancellation, ends the loop: Python 3.11's
+        ``wait_for`` can swallow a cancellation that meets the event being set."""
+        while not self._stopping:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.POLL_S):
+                    await self.wake.wait()
+            self.wake.clear()
+            await self._round()
+
+    async def _round(self) -> None:
+        raise NotImplementedError
+
+
 Read = Callable[[int], Awaitable[Sequence[T]]]
 """Rows oldest first, with ids above the one given."""
 
 
-class Lanes(Generic[T]):
+class Lanes(Woken, Generic[T]):
     """Reads rows with ``read(after)`` and runs ``work(row, lane)`` for each, in the order of
     its lane; ``work`` may take more rows from the front of the lane (to merge them) and
     returns the rows it took.
@@ -58,8 +95,6 @@ class Lanes(Generic[T]):
     a hundred thousand riders is never all in memory, and within a lane the first kind goes
     ahead of them."""
 
-    POLL_S = 2.0
-    """How often to look for rows written by another process (the command line)."""
     BACKLOG = 1000
 
     def __init__(
@@ -72,10 +107,10 @@ class Lanes(Generic[T]):
         later: Read[T] | None = None,
         on_first_kind: Callable[[str], None] = lambda lane: None,
     ) -> None:
+        super().__init__()
         self.name = name
         self._on_first_kind = on_first_kind
         """Told of a lane that was given a row of the first kind while it works."""
-        self.wake = asyncio.Event()
         self._reads = [read] if later is None else [read, later]
         self._ident = ident
         self._lane_of = lane_of
@@ -96,37 +131,19 @@ class Lanes(Generic[T]):
         self._idle = asyncio.Event()
         self._idle.set()
         self._reading = asyncio.Lock()
-        self._worker: asyncio.Task[None] | None = None
-        self._stopping = False
-
-    def start(self) -> None:
-        self._worker = asyncio.create_task(self._run())
-        self.wake.set()
 
     async def stop(self) -> None:
-        self._stopping = True
-        self.wake.set()
-        if self._worker is not None:
-            self._worker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._worker
+        await super().stop()
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
-    async def _run(self) -> None:
-        """Until stopped. The flag, not only the cancellation, ends the loop: Python 3.11's
-        ``wait_for`` can swallow a cancellation that meets the event being set."""
-        while not self._stopping:
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.POLL_S):
-                    await self.wake.wait()
-            self.wake.clear()
-            try:
-                await self.drain()
-            except Exception as error:
-                level = logging.WARNING if is_storage_failure(error) else logging.ERROR
-                log.log(level, "reading the %s failed; trying again", self.name, exc_info=True)
+    async def _round(self) -> None:
+        try:
+            await self.drain()
+        except Exception as error:
+            level = logging.WARNING if is_storage_failure(error) else logging.ERROR
+            log.log(level, "reading the %s failed; trying again", self.name, exc_info=True)
 
     async def drain(self) -> None:
         """Queues what is new; one reader at a time, so nothing is queued twice."""

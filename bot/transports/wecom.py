@@ -17,16 +17,13 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from xml.etree.ElementTree import Element
 
 import aiohttp
 from aiohttp import web
-from defusedxml import DefusedXmlException
-from defusedxml.ElementTree import ParseError, fromstring
 
 from bot.app import App
 from bot.config import Settings
-from bot.events import Event, EventKind, Outgoing, Reply, Request
+from bot.events import Event, EventKind, Outgoing, Reply
 from bot.scheduler import Scheduler
 from bot.serving import serve
 from bot.transports.delivery import (
@@ -37,21 +34,19 @@ from bot.transports.delivery import (
     Transient,
     Unreachable,
 )
-from bot.transports.download import DownloadFailed
 from bot.transports.intake import Intake, handle
 from bot.transports.site import Site
+from bot.transports.wechat import PATH as WECHAT_PATH
+from bot.transports.wechat import WeChat
 from bot.transports.wecom_api import NOT_A_MEMBER, RATE_LIMITED, WeComClient, WeComError
-from bot.transports.wecom_crypto import CryptoError, WeComCrypto
-from handlers.geo import gcj02_to_wgs84, wgs84_to_gcj02
+from bot.transports.wecom_common import Callback, Keep, media_event, spoken_text, typed
+from bot.transports.wecom_crypto import WeComCrypto
+from handlers.geo import gcj02_to_wgs84
 from handlers.handling import BRANCH_GROUP
 from storage.inbox import Received
 
 PLATFORM = "wecom"
 PATH = "/wecom"
-MAX_SKEW_S = 300
-"""A callback whose timestamp is further than this from now is refused (a replay)."""
-TIMESTAMP_DIGITS = 12
-"""Seconds since 1970 have ten digits until the year 2286; a longer "timestamp" is forged."""
 PACE = Pace(burst=10, per_s=0.5)
 """WeCom drops, silently, more than about 30 messages a minute to one member."""
 ROBOT_PACE = Pace(burst=5, per_s=15 / 60)
@@ -67,26 +62,28 @@ class WeComStartError(RuntimeError):
     """The bot cannot start on WeCom; the message says which setting is missing."""
 
 
-def required(settings: Settings) -> None:
-    missing = [
-        name
-        for name, value in (
-            ("WECOM_CORP_ID", settings.wecom_corp_id),
-            ("WECOM_AGENT_ID", settings.wecom_agent_id),
-            ("WECOM_SECRET", settings.wecom_secret.value),
-            ("WECOM_TOKEN", settings.wecom_token.value),
-            ("WECOM_AES_KEY", settings.wecom_aes_key.value),
-        )
-        if not value
-    ]
+def required(settings: Settings) -> tuple[bool, bool]:
+    """Which of the self-built app and the WeChat customer-service account are configured;
+    a start error naming what is missing when one is half set up, or neither is."""
+    app = (
+        ("WECOM_AGENT_ID", settings.wecom_agent_id),
+        ("WECOM_SECRET", settings.wecom_secret.value),
+        ("WECOM_TOKEN", settings.wecom_token.value),
+        ("WECOM_AES_KEY", settings.wecom_aes_key.value),
+    )
+    kf = (
+        ("WECOM_KF_SECRET", settings.wecom_kf_secret.value),
+        ("WECOM_KF_TOKEN", settings.wecom_kf_token.value),
+        ("WECOM_KF_AES_KEY", settings.wecom_kf_aes_key.value),
+    )
+    has_app, has_kf = (any(value for _, value in part) for part in (app, kf))
+    wanted = [("WECOM_CORP_ID", settings.wecom_corp_id)]
+    wanted += [*app] if has_app or not has_kf else []
+    wanted += [*kf] if has_kf else []
+    missing = [name for name, value in wanted if not value]
     if missing:
         raise WeComStartError(f"set {', '.join(missing)}")
-
-
-def fields(xml: str) -> dict[str, str]:
-    """The children of a WeCom XML document; DTDs, entities and external references refused."""
-    root: Element = fromstring(xml, forbid_dtd=True)
-    return {child.tag: (child.text or "").strip() for child in root}
+    return has_app or not has_kf, has_kf
 
 
 def delivery_key(message: dict[str, str]) -> str:
@@ -105,77 +102,15 @@ def delivery_key(message: dict[str, str]) -> str:
     return f"{PLATFORM}:{sender}:{sent}:{hashlib.sha256(content).hexdigest()[:16]}"
 
 
-class Callback:
-    """Checks and decrypts what WeCom posts, keeps it, and only then answers "success"."""
+def keeper(intake: Intake) -> Keep:
+    """A member's message or event goes into the inbox."""
 
-    def __init__(self, app: App, crypto: WeComCrypto, intake: Intake) -> None:
-        self._app = app
-        self._crypto = crypto
-        self._intake = intake
-        self._nonces: dict[tuple[str, str], float] = {}
-
-    def routes(self) -> list[web.RouteDef]:
-        return [web.get(PATH, self.verify_url), web.post(PATH, self.receive)]
-
-    def _fresh(self, timestamp: str, nonce: str) -> bool:
-        """Within the time window and never seen before."""
-        if not timestamp.isdigit() or len(timestamp) > TIMESTAMP_DIGITS:
-            return False
-        sent = int(timestamp)
-        now = self._app.clock.now().timestamp()
-        if abs(now - sent) > MAX_SKEW_S:
-            return False
-        self._nonces = {k: t for k, t in self._nonces.items() if now - t <= 2 * MAX_SKEW_S}
-        if (timestamp, nonce) in self._nonces:
-            return False
-        self._nonces[(timestamp, nonce)] = now
-        return True
-
-    async def verify_url(self, request: web.Request) -> web.Response:
-        query = request.query
-        echo = query.get("echostr", "")
-        try:
-            self._crypto.check(
-                query.get("msg_signature", ""),
-                query.get("timestamp", ""),
-                query.get("nonce", ""),
-                echo,
-            )
-            return web.Response(text=self._crypto.decrypt(echo))
-        except CryptoError:
-            log.warning("WeCom URL verification with a bad signature refused")
-            return web.Response(status=403)
-        except UnicodeDecodeError:
-            return web.Response(status=400)
-
-    async def receive(self, request: web.Request) -> web.Response:
-        query = request.query
-        timestamp, nonce = query.get("timestamp", ""), query.get("nonce", "")
-        try:
-            outer = fields(await request.text())
-            encrypted = outer.get("Encrypt", "")
-            self._crypto.check(query.get("msg_signature", ""), timestamp, nonce, encrypted)
-            if not self._fresh(timestamp, nonce):
-                log.warning("WeCom callback with a stale timestamp or a repeated nonce refused")
-                return web.Response(status=403)
-            message = fields(self._crypto.decrypt(encrypted))
-        except CryptoError:
-            log.warning("WeCom callback with a bad signature or ciphertext refused")
-            return web.Response(status=403)
-        except (ParseError, DefusedXmlException, UnicodeDecodeError):
-            log.warning("WeCom callback with malformed or unsafe XML refused")
-            return web.Response(status=400)
+    async def keep(message: dict[str, str]) -> None:
         sender = message.get("FromUserName", "")
-        if not sender:
-            return web.Response(text="success")
-        try:
-            await self._intake.accept(
-                [Received(delivery_key(message), PLATFORM, sender, dict(message))]
-            )
-        except Exception:
-            log.warning("a WeCom callback could not be kept; WeCom tries again", exc_info=True)
-            return web.Response(status=500)
-        return web.Response(text="success")
+        if sender:
+            await intake.accept([Received(delivery_key(message), PLATFORM, sender, message)])
+
+    return keep
 
 
 class Incoming:
@@ -186,8 +121,6 @@ class Incoming:
         self._app = app
         self._client = client
         self._wake = wake
-        self._downloads = app.settings.data_dir / "downloads"
-        self._downloads.mkdir(parents=True, exist_ok=True)
 
     async def __call__(self, delivery: Received) -> None:
         message: dict[str, str] = delivery.payload
@@ -219,32 +152,13 @@ class Incoming:
         who = f"{PLATFORM}:{message['FromUserName']}"
         kind = message.get("MsgType", "")
         if kind == "text":
-            text = message.get("Content", "")
-            if text.startswith("/"):
-                head, _, arguments = text[1:].partition(" ")
-                return Event(
-                    who,
-                    EventKind.COMMAND,
-                    command=head.lower(),
-                    text=arguments.strip(),
-                    update_key=key,
-                )
-            if text.strip().isdigit() and (data := await self._numbered(who, int(text))):
-                return Event(who, EventKind.BUTTON, data=data, update_key=key)
-            return Event(who, EventKind.TEXT, text=text, update_key=key)
+            return await typed(self._app, who, message.get("Content", ""), key)
         if kind == "location":
             lat, lon = gcj02_to_wgs84(float(message["Location_X"]), float(message["Location_Y"]))
             return Event(who, EventKind.LOCATION, latitude=lat, longitude=lon, update_key=key)
         if kind in ("image", "voice"):
-            file, size = await self._download(message.get("MediaId", ""))
-            return Event(
-                who,
-                EventKind.PHOTO if kind == "image" else EventKind.VOICE,
-                file=file,
-                file_size=size,
-                download_failed=file is None and size is None,
-                update_key=key,
-            )
+            media = message.get("MediaId", "")
+            return await media_event(self._app, self._client, who, kind, media, key)
         if kind == "event":
             return self._event(who, message, key)
         return Event(who, EventKind.TEXT, text="", update_key=key)
@@ -256,24 +170,6 @@ class Incoming:
         if name == "enter_agent":
             return Event(who, EventKind.COMMAND, command="start", update_key=key)
         return None
-
-    async def _numbered(self, who: str, number: int) -> str | None:
-        """A number typed in answer to the numbered list under the last message with buttons."""
-        last = await self._app.last_buttons(who)
-        buttons = last.flat_buttons() if last else []
-        return buttons[number - 1].data if 1 <= number <= len(buttons) else None
-
-    async def _download(self, media_id: str) -> tuple[Path | None, int | None]:
-        """The file and its size; a file over the limit is not kept, and its size says so;
-        neither, when WeCom did not hand it over."""
-        target = self._downloads / uuid.uuid4().hex
-        limit = self._app.settings.max_photo_bytes
-        try:
-            size = await self._client.download(media_id, target, limit)
-        except (WeComError, DownloadFailed):
-            log.warning("downloading WeCom media %s failed", media_id, exc_info=True)
-            return None, None
-        return (target, size) if size is not None else (None, limit + 1)
 
 
 def numbered(reply: Reply) -> str:
@@ -288,18 +184,7 @@ def chunks(text: str) -> list[str]:
 def renderings(app: App, reply: Reply, address: str, task: str, lang: str) -> list[dict[str, Any]]:
     """The WeCom messages for one reply, files aside. Up to six buttons become a template
     card; more, a numbered list the member answers with a number."""
-    hint = ""
-    if reply.request is Request.LOCATION:
-        hint = app.catalog.t(lang, "wecom.share_location")
-    elif reply.request is Request.CONTACT:
-        hint = app.catalog.t(lang, "wecom.type_phone")
-    text = "\n".join(part for part in (reply.text, hint) if part)
-    if reply.venue is not None:
-        lat, lon = wgs84_to_gcj02(reply.venue.latitude, reply.venue.longitude)
-        link = f"https://uri.amap.com/marker?position={lon:.6f},{lat:.6f}&name={reply.venue.title}"
-        text = "\n".join(
-            part for part in (text, reply.venue.title, reply.venue.address, link) if part
-        )
+    text = spoken_text(app, reply, lang, "wecom")
     buttons = reply.flat_buttons()
     if buttons and len(buttons) <= CARD_BUTTONS:
         title, _, rest = text.partition("\n")
@@ -366,12 +251,10 @@ def robot_sender(app: App, client: WeComClient) -> SendOne:
     return send_one
 
 
-class WeComRunner:
-    """The callback server, the delivery worker and the scheduler, started and stopped together."""
+class MemberApp:
+    """The self-built app: its callback, its members' inbox and deliveries, group robots."""
 
-    def __init__(self, app: App, settings: Settings) -> None:
-        required(settings)
-        self.app = app
+    def __init__(self, app: App, settings: Settings, wake: Callable[[], None]) -> None:
         self.client = WeComClient(
             settings.wecom_api_url,
             settings.wecom_corp_id,
@@ -386,41 +269,92 @@ class WeComRunner:
         self.robots = Delivery(
             app, BRANCH_GROUP, robot_sender(app, self.client), ROBOT_PACE, merge=True
         )
-        self.intake = Intake(app, PLATFORM, Incoming(app, self.client, self.wake))
-        self.callback = Callback(app, crypto, self.intake)
-        self.scheduler = Scheduler(app, after_run=self.wake)
-        app.on_queued = self.wake
-        self._site = Site(app, self.callback.routes())
+        self.intake = Intake(app, PLATFORM, Incoming(app, self.client, wake))
+        self.callback = Callback(app, crypto, PATH, keeper(self.intake))
+
+    def routes(self) -> list[web.RouteDef]:
+        return self.callback.routes()
+
+    def start(self) -> None:
+        self.intake.start()
+        self.delivery.start()
+        self.robots.start()
 
     def wake(self) -> None:
         self.delivery.wake.set()
         self.robots.wake.set()
 
-    @property
-    def port(self) -> int:
-        return self._site.port
-
-    async def start(self, listen: str) -> None:
-        self.intake.start()
-        await self._site.start(listen)
-        self.delivery.start()
-        self.robots.start()
-        await self.scheduler.start()
-
     async def stop(self) -> None:
-        self.scheduler.stop()
-        await self._site.stop()
         await self.intake.stop()
         await self.delivery.stop()
         await self.robots.stop()
         await self.client.close()
 
 
+class WeComRunner:
+    """The callback server (the app at ``/wecom``, the WeChat account at ``/wecom/kf``, as
+    configured), their workers and the scheduler, started and stopped together."""
+
+    def __init__(self, app: App, settings: Settings) -> None:
+        has_app, has_kf = required(settings)
+        self.app = app
+        self.member_app = MemberApp(app, settings, self.wake) if has_app else None
+        self.wechat = WeChat(app, settings) if has_kf else None
+        self._parts: list[MemberApp | WeChat] = [
+            part for part in (self.member_app, self.wechat) if part is not None
+        ]
+        self.scheduler = Scheduler(app, after_run=self.wake)
+        app.on_queued = self.wake
+        self._site = Site(app, [route for part in self._parts for route in part.routes()])
+
+    def _app_part(self) -> MemberApp:
+        if self.member_app is None:
+            raise LookupError("the WeCom app is not configured")
+        return self.member_app
+
+    @property
+    def intake(self) -> Intake:
+        return self._app_part().intake
+
+    @property
+    def delivery(self) -> Delivery:
+        return self._app_part().delivery
+
+    @property
+    def robots(self) -> Delivery:
+        return self._app_part().robots
+
+    def wake(self) -> None:
+        for part in self._parts:
+            part.wake()
+
+    @property
+    def port(self) -> int:
+        return self._site.port
+
+    async def start(self, listen: str) -> None:
+        for part in self._parts:
+            part.start()
+        await self._site.start(listen)
+        await self.scheduler.start()
+
+    async def stop(self) -> None:
+        self.scheduler.stop()
+        await self._site.stop()
+        for part in self._parts:
+            await part.stop()
+
+
 async def run_wecom(settings: Settings, listen: str) -> None:
     async def launch(app: App) -> WeComRunner:
         runner = WeComRunner(app, settings)
         await runner.start(listen)
-        log.info("nuanxin is listening for WeCom on %s%s", listen, PATH)
+        paths = [
+            path
+            for path, part in ((PATH, runner.member_app), (WECHAT_PATH, runner.wechat))
+            if part
+        ]
+        log.info("nuanxin is listening for WeCom on %s at %s", listen, ", ".join(paths))
         return runner
 
     await serve(settings, launch)
