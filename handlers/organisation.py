@@ -216,7 +216,8 @@ def join_link(settings: Settings, code: str) -> str | None:
 def wechat_join_link(contact_url: str, code: str) -> str:
     """The link a branch poster's QR code opens in WeChat: a chat with the bot's
     customer-service account, which joins the branch as it opens (``scene_param``)."""
-    return f"{contact_url}&scene_param={quote(f'join-{code}')}"
+    joiner = "&" if "?" in contact_url else "?"
+    return f"{contact_url}{joiner}scene_param={quote(f'join-{code}')}"
 
 
 def wechat_qr_file(settings: Settings, contact_url: str, branch: Branch) -> Path:

@@ -376,3 +376,54 @@ async def test_the_app_and_the_wechat_account_are_served_side_by_side(
     finally:
         await runner.stop()
         await app.close()
+
+
+async def test_a_send_wechat_later_reports_failed_is_marked_failed(
+    bot: WeComRunner, kf: FakeKf
+) -> None:
+    wang = rider(bot, kf)
+    await wang.say("/help")
+    await answers(kf, wang.user, 1)
+    await settled(bot)
+    async with bot.app.db.reading() as tx:
+        [answer] = await outbox.to_recipient(tx, f"wechat:{wang.user}")
+        delivered = await outbox.delivered_as(tx, answer.id)
+    assert delivered
+    await wang.send("event", {"event_type": "msg_send_fail", "fail_msgid": delivered})
+    await settled(bot)
+    async with bot.app.db.reading() as tx:
+        outcome = await tx.execute_fetchall(
+            "SELECT outcome FROM outbox WHERE id = ?", (answer.id,)
+        )
+    assert [tuple(row) for row in outcome] == [("failed",)]
+
+
+async def test_only_the_configured_account_is_answered(
+    kf: FakeKf, tmp_path: Path, clock: ManualClock
+) -> None:
+    settings = kf_settings(tmp_path / "data", kf.api_url, wecom_kf_open_kfid="wkSomeoneElse")
+    app = await App.open(settings, clock)
+    runner = WeComRunner(app, settings)
+    await runner.start("127.0.0.1:0")
+    try:
+        assert await rider(runner, kf).say("/start") == 200
+        await settled(runner)
+        assert kf.kf_sent == [] and kf.pulls == []
+    finally:
+        await runner.stop()
+        await app.close()
+
+
+async def test_a_long_answer_fits_one_window_and_says_it_was_cut(
+    bot: WeComRunner, kf: FakeKf
+) -> None:
+    wang = rider(bot, kf)
+    await wang.say("/help")
+    await answers(kf, wang.user, 1)
+    async with bot.app.db.transaction() as tx:
+        await outbox.add(tx, f"wechat:{wang.user}", Reply(text="长" * 5000), bot.app.clock.now())
+    bot.wake()
+    await settled(bot)
+    parts = kf.to_user(wang.user)[1:]
+    assert len(parts) == 3 and text_of(parts[-1]).endswith("…")
+    assert kf.refused == []

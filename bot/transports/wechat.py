@@ -56,6 +56,8 @@ MORE = "wechat:more"
 """The click item under the last message a window allows: "show me what is waiting"."""
 TEXT_LIMIT = 600
 """Characters per text: WeChat's limit is 2048 bytes, and Chinese takes three each."""
+TEXT_PARTS = QUOTA - 2
+"""Texts at most, so that a reply with a picture and a file still fits one window."""
 CONTACT_SCENE = "nuanxin"
 PACE = Pace(per_s=None)
 """The window is the limit: five messages per message of the rider's."""
@@ -259,8 +261,11 @@ def more_item(app: App, lang: str) -> dict[str, Any]:
 
 def renderings(app: App, reply: Reply, lang: str) -> list[dict[str, Any]]:
     """The WeChat messages for one reply: its text (the last part a menu when it has
-    buttons), then its picture or file (uploaded when sent: ``path``)."""
+    buttons), then its picture or file (uploaded when sent: ``path``). Never more than one
+    window allows: a text longer than three messages is cut, saying so."""
     text = spoken_text(app, reply, lang, "wechat")
+    if len(text) > TEXT_LIMIT * TEXT_PARTS:
+        text = text[: TEXT_LIMIT * TEXT_PARTS - 1] + "…"
     parts: list[dict[str, Any]] = [
         {"msgtype": "text", "text": {"content": text[i : i + TEXT_LIMIT]}}
         for i in range(0, len(text), TEXT_LIMIT)
