@@ -31,7 +31,7 @@ class Window:
 
 async def open_window(tx: Tx, recipient: str, closes_at: datetime, sends: int, via: str) -> None:
     """The person wrote: ``sends`` messages may go until ``closes_at`` (an older message,
-    pulled late, does not shorten a window a newer one opened)."""
+    handled late, does not shorten a window a newer one opened)."""
     await tx.execute(
         "INSERT INTO send_windows (recipient, closes_at, sends_left, via) VALUES (?, ?, ?, ?) "
         "ON CONFLICT(recipient) DO UPDATE SET closes_at = excluded.closes_at, "

@@ -427,3 +427,23 @@ async def test_a_long_answer_fits_one_window_and_says_it_was_cut(
     parts = kf.to_user(wang.user)[1:]
     assert len(parts) == 3 and text_of(parts[-1]).endswith("…")
     assert kf.refused == []
+
+
+async def test_a_voice_note_describes_a_grievance_and_records_list_it(
+    bot: WeComRunner, kf: FakeKf
+) -> None:
+    li = rider(bot, kf, "wmLi")
+    await li.say("/grievance")
+    await li.click(item((await answers(kf, li.user, 1))[-1], "饮水难"))
+    await answers(kf, li.user, 2)
+    kf.media["voice-1"] = b"#!AMR\n" + bytes(range(256)) * 8
+    await li.send("voice", {"media_id": "voice-1"})
+    for n, label in enumerate(("跳过", "跳过", "可以显示", "确认提交"), start=3):
+        await li.click(item((await answers(kf, li.user, n))[-1], label))
+    await kf.wait_for(lambda: any("SQ-" in text_of(m) for m in kf.to_user(li.user)))
+    ref = ref_in(text_of(kf.to_user(li.user)[-1]), "SQ")
+    async with bot.app.db.reading() as tx:
+        [grievance] = await reports.of_kind(tx, "grievance")
+    assert grievance.voice
+    await li.say("/records")
+    await kf.wait_for(lambda: ref in text_of(kf.to_user(li.user)[-1]))

@@ -66,18 +66,14 @@ RETRY_FIRST_S = 1.0
 log = logging.getLogger(__name__)
 
 
-def received(message: dict[str, Any], only: str) -> tuple[str, bool] | None:
-    """Whose a pulled message is and whether the person wrote it; None for what is not
-    for the bot (another account's, a servicer's or the system's own messages)."""
+def whose(message: dict[str, Any], only: str) -> str:
+    """The WeChat user a pulled message is about; "" for what is not for the bot (another
+    account's, or what a human servicer or the system wrote in the chat)."""
     if only and message.get("open_kfid") != only:
-        return None
+        return ""
     if message.get("msgtype") == "event":
-        user = str((message.get("event") or {}).get("external_userid", ""))
-        return (user, False) if user else None
-    user = str(message.get("external_userid", ""))
-    if message.get("origin") != FROM_THE_USER or not user:
-        return None
-    return user, True
+        return str((message.get("event") or {}).get("external_userid", ""))
+    return str(message.get("external_userid", "")) if by_the_user(message) else ""
 
 
 class Puller(Woken):
@@ -158,35 +154,29 @@ class Puller(Woken):
     async def _keep(
         self, account: kf.Account, messages: list[dict[str, Any]], cursor: str, more: bool
     ) -> None:
-        """The batch, the windows its messages open, the welcome codes it carries and the
-        cursor after it, in one transaction."""
-        now = self._app.clock.now()
+        """The batch and the cursor after it, in one transaction."""
         deliveries: list[Received] = []
-        wrote: dict[str, tuple[datetime, str]] = {}
-        welcomes: dict[str, tuple[str, str]] = {}
         for message in messages:
-            whose = received(message, self._only)
-            if whose is None or not message.get("msgid"):
+            if not isinstance(message, dict):
                 continue
-            user, by_them = whose
-            via = str(message.get("open_kfid", account.open_kfid))
-            if by_them:
-                sent = datetime.fromtimestamp(int(message.get("send_time", 0)), now.tzinfo)
-                wrote[user] = (min(sent, now), via)
-            event = message.get("event") or {}
-            if event.get("event_type") == "enter_session" and event.get("welcome_code"):
-                welcomes[user] = (str(event["welcome_code"]), via)
+            user = whose(message, self._only)
+            if not user or not message.get("msgid"):
+                continue
             key = f"{PLATFORM}:{message['msgid']}"
             deliveries.append(Received(key, PLATFORM, user, message))
 
         async def along(tx: Tx) -> None:
-            for user, (sent, via) in wrote.items():
-                await windows.open_window(tx, f"{PLATFORM}:{user}", sent + WINDOW, QUOTA, via)
-            for user, (code, via) in welcomes.items():
-                await windows.grant_welcome(tx, f"{PLATFORM}:{user}", code, now + WELCOME_FOR, via)
             await kf.advance(tx, account.open_kfid, cursor, None if more else account.asked)
 
         await self._intake.accept(deliveries, along)
+
+
+def sent_at(message: dict[str, Any], now: datetime) -> datetime:
+    """When the person wrote (their window runs from then); now, if WeChat does not say."""
+    try:
+        return min(datetime.fromtimestamp(int(message["send_time"]), now.tzinfo), now)
+    except (KeyError, ValueError, TypeError, OverflowError, OSError):
+        return now
 
 
 def by_the_user(message: dict[str, Any]) -> bool:
@@ -213,6 +203,7 @@ class Incoming:
                 "WeChat %s message from %s not understood", message.get("msgtype"), recipient
             )
             event = None
+        await self._opened(recipient, message)
         notice = await handle(self._app, delivery, event)
         async with self._app.db.transaction() as tx:
             if notice:
@@ -221,6 +212,19 @@ class Incoming:
         if released:
             self._delivery.look_again()
         self._delivery.wake.set()
+
+    async def _opened(self, recipient: str, message: dict[str, Any]) -> None:
+        """The rider wrote, and their window opens; or they opened the chat, and one welcome
+        message may go. Before the answer is queued, so that it can go at once."""
+        wrote = sent_at(message, self._app.clock.now())
+        via = str(message.get("open_kfid", ""))
+        event = message.get("event") or {}
+        async with self._app.db.transaction() as tx:
+            if by_the_user(message):
+                await windows.open_window(tx, recipient, wrote + WINDOW, QUOTA, via)
+            elif event.get("event_type") == "enter_session" and event.get("welcome_code"):
+                code = str(event["welcome_code"])
+                await windows.grant_welcome(tx, recipient, code, wrote + WELCOME_FOR, via)
 
     async def event_from(self, message: dict[str, Any], who: str, key: str) -> Event | None:
         kind = message.get("msgtype", "")
@@ -329,10 +333,13 @@ class WindowedSender:
             waiting = await outbox.waiting_for(tx, recipient, message.id)
         via = self._account or (window.via if window else "")
         if welcome:
-            answer = await self._client.call(
-                "POST", "kf/send_msg_on_event", json={"code": welcome, **parts[0]}
-            )
-            return str(answer.get("msgid", ""))
+            try:
+                answer = await self._client.call(
+                    "POST", "kf/send_msg_on_event", json={"code": welcome, **parts[0]}
+                )
+                return str(answer.get("msgid", ""))
+            except WeComError as bad:
+                log.info("the welcome code for %s was refused (%s)", recipient, bad)
         allowed = window.allows(now) if window else 0
         if allowed == 0:
             raise Held("the window is closed")
