@@ -5,11 +5,15 @@ from __future__ import annotations
 import math
 
 EARTH_RADIUS_M = 6_371_008.8
-# Mainland China, Hainan and Taiwan fit in this box; a point outside it is certainly not in
-# China. The box is coarse on purpose: refusing a real rider's location is worse than
-# accepting a point just across a border.
-CHINA_LAT = (18.0, 53.6)
-CHINA_LON = (73.4, 135.1)
+SERVICE_AREA: tuple[tuple[tuple[float, float], tuple[float, float]], ...] = (
+    ((18.0, 53.6), (73.4, 135.1)),
+    ((3.3, 18.0), (107.5, 119.0)),
+)
+"""(latitudes, longitudes) of the boxes the bot serves: the first holds the mainland, Hainan
+and Taiwan; the second the islands of the South China Sea (Xisha with Sansha's Yongxing
+Island, Zhongsha with Huangyan Island, Nansha). The boxes are coarse on purpose: refusing a
+real rider's location is worse than accepting a point across the water. Outside them a place
+is "outside the service area", never anything about borders."""
 
 
 def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
@@ -20,15 +24,18 @@ def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     return 2 * EARTH_RADIUS_M * math.asin(math.sqrt(a))
 
 
-def in_china(latitude: float, longitude: float) -> bool:
-    return CHINA_LAT[0] <= latitude <= CHINA_LAT[1] and CHINA_LON[0] <= longitude <= CHINA_LON[1]
+def in_service_area(latitude: float, longitude: float) -> bool:
+    return any(
+        lats[0] <= latitude <= lats[1] and lons[0] <= longitude <= lons[1]
+        for lats, lons in SERVICE_AREA
+    )
 
 
-# Open sea inside the box, as (latitude, longitude) rings. Each edge keeps 35 km or more from
+# Open sea inside the first box, as (latitude, longitude) rings. Each edge keeps 35 km or more from
 # every coast and inhabited island (Zhoushan, Changshan, Matsu, Wanshan, Hainan, Penghu…), so a
 # rider on land or a ferry pier is never told they are at sea; a point a few kilometres
-# offshore is simply accepted. A foreign island inside a ring (Ulleungdo, the Daito islands) is
-# outside China anyway.
+# offshore is simply accepted. An island inside a ring that is not served (Ulleungdo, the Daito
+# islands) is answered as sea, which tells nobody anything about borders.
 SEAS: tuple[tuple[tuple[float, float], ...], ...] = (
     # Bohai
     ((38.5, 119.2), (39.4, 119.3), (39.7, 120.2), (39.5, 120.9), (38.7, 120.6), (38.3, 119.6)),
@@ -116,9 +123,9 @@ def at_sea(latitude: float, longitude: float) -> bool:
 
 
 def out_of_bounds(latitude: float, longitude: float) -> str | None:
-    """Why a point cannot be where a rider is: ``outside_china``, ``at_sea``, or None."""
-    if not in_china(latitude, longitude):
-        return "outside_china"
+    """Why a point cannot be where a rider is: ``outside_area``, ``at_sea``, or None."""
+    if not in_service_area(latitude, longitude):
+        return "outside_area"
     return "at_sea" if at_sea(latitude, longitude) else None
 
 

@@ -52,6 +52,12 @@ ON_LAND = {
     "乌鲁木齐": (43.83, 87.62),
     "拉萨": (29.65, 91.13),
     "漠河": (52.97, 122.54),
+    "三沙永兴岛": (16.83, 112.33),
+    "西沙琛航岛": (16.45, 111.70),
+    "中沙黄岩岛": (15.15, 117.76),
+    "南沙永暑礁": (9.55, 112.89),
+    "南沙美济礁": (9.90, 115.53),
+    "南沙曾母暗沙": (3.97, 112.28),
 }
 
 AT_SEA = {
@@ -74,6 +80,6 @@ def test_open_sea_is_refused_as_sea(place: str) -> None:
     assert out_of_bounds(*AT_SEA[place]) == "at_sea"
 
 
-def test_a_point_beyond_china_is_refused_as_outside() -> None:
-    assert out_of_bounds(48.85, 2.35) == "outside_china"
-    assert out_of_bounds(-33.87, 151.21) == "outside_china"
+def test_a_point_beyond_the_area_is_refused_as_outside_it() -> None:
+    assert out_of_bounds(48.85, 2.35) == "outside_area"
+    assert out_of_bounds(-33.87, 151.21) == "outside_area"

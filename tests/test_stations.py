@@ -75,7 +75,7 @@ def test_an_import_reports_each_bad_row_and_keeps_the_good_ones(
         "imported 4, rejected 7",
         "row 6: 没有名称",
         "row 7: 坐标缺失或不是数字",
-        "row 8: 坐标 48.85, 2.35 不在中国境内",
+        "row 8: 坐标 48.85, 2.35 不在服务范围内",
         "row 9: 营业时间看不懂「早上八点到晚上」：unreadable span '早上八点到晚上'",
         "row 10: 和已有的「人民广场驿站」重复",
         "row 11: 不认识的设施「按摩椅」",
@@ -140,11 +140,12 @@ async def test_amenity_filters_and_feedback_to_the_admins(
     ]
 
 
-async def test_a_location_outside_china_or_at_sea_gets_a_clear_answer(rider: Chat) -> None:
+async def test_a_location_outside_the_area_or_at_sea_gets_a_clear_answer(rider: Chat) -> None:
     await rider.say("/stations")
-    assert "不在中国境内" in (await rider.say("!loc 48.85 2.35")).text
+    assert "不在服务范围内" in (await rider.say("!loc 48.85 2.35")).text
     assert "在海上" in (await rider.say("!loc 39.0 120.0")).text
     assert "公里内没有找到" in (await rider.say("!loc 30.01 122.39")).text
+    assert "公里内没有找到" in (await rider.say("!loc 16.83 112.33")).text
 
 
 async def test_the_index_finds_exactly_what_a_full_scan_finds(app: App) -> None:
