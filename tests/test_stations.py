@@ -145,6 +145,7 @@ async def test_a_location_outside_the_area_or_at_sea_gets_a_clear_answer(rider: 
     assert "不在服务范围内" in (await rider.say("!loc 48.85 2.35")).text
     assert "在海上" in (await rider.say("!loc 39.0 120.0")).text
     assert "公里内没有找到" in (await rider.say("!loc 30.01 122.39")).text
+    await rider.say("/stations")
     assert "公里内没有找到" in (await rider.say("!loc 16.83 112.33")).text
 
 
