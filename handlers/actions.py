@@ -28,6 +28,8 @@ class Action:
     menu_label: str | None = None
     during_flow: bool = False
     """May run while a flow is in progress (help, language, cancel) without abandoning it."""
+    ends_flow: bool = False
+    """Run in the middle of a flow, leaves it first, saying so (the menu, a fresh start)."""
     role: Role = Role.RIDER
 
 

@@ -393,6 +393,9 @@ async def checkin(ctx: Context, _: str) -> None:
     for activity in candidates:
         occurrence = current_occurrence(activity, ctx.now)
         if occurrence is not None:
+            if await activities.checked_in(ctx.tx, activity.id, occurrence, ctx.user.id):
+                await ctx.say("activity.already_checked_in", title=activity.title)
+                return
             draft = {
                 "activity": activity.id,
                 "occurrence": occurrence_key(occurrence),

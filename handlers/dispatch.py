@@ -175,6 +175,8 @@ class Dispatcher:
             else:
                 await ctx.say("hint.not_allowed")
             return
+        if ctx.conversation is not None and action.ends_flow:
+            await engine.leave(ctx, self._flow(ctx))
         if ctx.conversation is not None and not action.during_flow:
             flow = self._flow(ctx)
             await ctx.say("flow.busy", title=ctx.t(flow.title_key))

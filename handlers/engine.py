@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import copy
 import secrets
+import unicodedata
 from abc import ABC, abstractmethod
+from dataclasses import replace
 from typing import Any
 
 from bot.events import Event, EventKind, Reply
@@ -27,6 +29,11 @@ from handlers.steps import (
 from storage.conversations import Conversation
 
 SUMMARY = "summary"
+CANCEL = "flow:cancel"
+BACK = "flow:back"
+"""Button values every step offers, besides its own: leave the form, or go one step back."""
+CANCEL_WORDS = frozenset({"取消", "退出", "算了", "不填了", "cancel", "quit", "exit"})
+"""Typed instead of an answer, these leave the form (no one's name or place is one of them)."""
 
 
 class Flow(ABC):
@@ -58,6 +65,17 @@ class Flow(ABC):
     def answered(self, draft: Draft) -> list[Step]:
         return [s for s in self.steps if s.label_key and s.when(draft) and s.field in draft]
 
+    def previous(self, draft: Draft, current: str) -> Step | None:
+        """The step answered last before ``current`` (before the summary: the last one)."""
+        names = [step.name for step in self.steps]
+        upto = names.index(current) if current in names else len(names)
+        answered = [
+            s
+            for s in self.steps[:upto]
+            if s.field is not None and s.when(draft) and s.field in draft
+        ]
+        return answered[-1] if answered else None
+
 
 async def begin(ctx: Context, flow: Flow, draft: dict[str, Any] | None = None) -> None:
     ctx.conversation = Conversation(
@@ -74,12 +92,50 @@ async def begin(ctx: Context, flow: Flow, draft: dict[str, Any] | None = None) -
 
 async def reprompt(ctx: Context, flow: Flow) -> None:
     conv = _conversation(ctx)
-    await ctx.send(ctx.user.id, await flow.step(conv.step).prompt(ctx, conv.draft))
+    await ctx.send(ctx.user.id, await prompt_of(ctx, flow, conv.step, conv.draft))
+
+
+async def prompt_of(ctx: Context, flow: Flow, name: str, draft: Draft) -> Reply:
+    """A step's question with the ways out under it: ⬅️ back once something was answered,
+    ❌ cancel always (the summary has its own)."""
+    step = flow.step(name)
+    prompt = await step.prompt(ctx, draft)
+    if isinstance(step, SummaryStep):
+        return prompt
+    exits = [ctx.button("button.cancel", CANCEL)]
+    if flow.previous(draft, name) is not None:
+        exits.insert(0, ctx.button("button.previous", BACK))
+    return replace(prompt, buttons=(*prompt.buttons, tuple(exits)))
+
+
+async def leave(ctx: Context, flow: Flow) -> None:
+    await ctx.say("flow.cancelled", title=ctx.t(flow.title_key))
+    ctx.conversation = None
+
+
+def wants_out(event: Event) -> bool:
+    """The cancel button, or one of the words people type to give up a form."""
+    if event.kind is EventKind.BUTTON:
+        return event.data == CANCEL
+    typed = unicodedata.normalize("NFKC", event.text).strip().strip("。.!！").casefold()
+    return event.kind is EventKind.TEXT and typed in CANCEL_WORDS
 
 
 async def feed(ctx: Context, flow: Flow, event: Event) -> None:
-    """Hands one event to the current step; bad input leaves the draft as it was."""
+    """Hands one event to the current step; bad input leaves the draft as it was. Cancel
+    and back are the engine's, on every step."""
     conv = _conversation(ctx)
+    if wants_out(event):
+        await leave(ctx, flow)
+        return
+    if event.kind is EventKind.BUTTON and event.data == BACK:
+        earlier = flow.previous(conv.draft, conv.step)
+        if earlier is not None and earlier.field is not None:
+            del conv.draft[earlier.field]
+            conv.step = earlier.name
+        conv.updated_at = ctx.now
+        await reprompt(ctx, flow)
+        return
     step = flow.step(conv.step)
     before = copy.deepcopy(conv.draft)
     outcome: Outcome = await step.accept(ctx, conv.draft, event)
@@ -89,7 +145,7 @@ async def feed(ctx: Context, flow: Flow, event: Event) -> None:
             await _advance(ctx, flow)
         case Invalid(key=key, params=params):
             conv.draft = before
-            prompt = await step.prompt(ctx, conv.draft)
+            prompt = await prompt_of(ctx, flow, conv.step, conv.draft)
             await ctx.send(
                 ctx.user.id,
                 Reply(
@@ -154,7 +210,7 @@ class SummaryStep(Step):
             await self.flow.complete(ctx, draft)
             return Finish()
         if event.data == "cancel":
-            await ctx.say("flow.cancelled", title=ctx.t(self.flow.title_key))
+            await leave(ctx, self.flow)
             return Finish()
         if event.data == "back":
             return Goto(SUMMARY)

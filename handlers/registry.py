@@ -24,8 +24,8 @@ from handlers.actions import Action, Registry, Role
 
 def build_registry() -> Registry:
     actions = (
-        Action("start", basics.start, commands=("start",)),
-        Action("menu", basics.show_menu, commands=("menu",)),
+        Action("start", basics.start, commands=("start",), ends_flow=True),
+        Action("menu", basics.show_menu, commands=("menu",), ends_flow=True),
         Action(
             "hazard", hazard.report_hazard, commands=("report", "hazard"), menu_label="menu.hazard"
         ),

@@ -8,6 +8,7 @@ changing an answer that other steps depend on asks only what is newly needed.
 from __future__ import annotations
 
 import re
+import unicodedata
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -84,12 +85,23 @@ class InvalidInput(ValueError):
         self.params = params
 
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_INVISIBLE = re.compile(r"[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
+"""Zero-width characters, direction marks and bidirectional overrides: they show nothing,
+or make a name read backwards."""
+
+
+_FULL_WIDTH = re.compile(r"[\uff10-\uff19\uff21-\uff3a\uff41-\uff5a\u3000]")
+"""Full-width digits and letters, and the ideographic space: what a Chinese keyboard types
+for ``138`` or ``A``. Full-width punctuation (，。：) is Chinese writing and is kept."""
 
 
 def clean_text(raw: str, max_len: int) -> str:
-    """Trims and strips control characters; refuses empty and over-long text."""
-    text = _CONTROL.sub("", raw).strip()
+    """Text as people meant it: full-width digits and letters as plain ones (NFKC, for them
+    only), without control characters, invisible characters or direction overrides,
+    trimmed; refuses what is then empty, and over-long text."""
+    plain = _FULL_WIDTH.sub(lambda m: unicodedata.normalize("NFKC", m.group()), raw)
+    text = _INVISIBLE.sub("", _CONTROL.sub("", unicodedata.normalize("NFC", plain))).strip()
     if not text:
         raise InvalidInput("hint.empty")
     if len(text) > max_len:

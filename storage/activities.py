@@ -151,6 +151,15 @@ async def check_in(
     return cursor.rowcount == 1
 
 
+async def checked_in(tx: Tx, activity_id: int, occurrence: datetime, user_id: str) -> bool:
+    row = await fetch_one(
+        tx,
+        "SELECT 1 FROM checkins WHERE activity_id = ? AND occurrence = ? AND user_id = ?",
+        (activity_id, to_db(occurrence), user_id),
+    )
+    return row is not None
+
+
 async def attendance(tx: Tx, activity_id: int, occurrence: datetime) -> list[Attendance]:
     """Everyone who answered or checked in, for one occurrence."""
     occ = to_db(occurrence)

@@ -45,7 +45,7 @@ async def test_an_admin_previews_confirms_and_sees_the_report(app: App) -> None:
     assert reports[-1].startswith("✅ 群发完成：送达 3")
 
     asked = await secretary.say("/broadcast")
-    assert "哪个支部" in asked.text and asked.labels() == ["🏠 甲支部"]
+    assert "哪个支部" in asked.text and asked.labels() == ["🏠 甲支部", "⬅️ 上一步", "❌ 取消"]
 
 
 @pytest.fixture

@@ -184,7 +184,7 @@ async def test_language_is_chosen_once_and_remembered(
 
 async def test_commands_mid_flow_keep_the_draft(app: App, rider: Chat) -> None:
     await rider.script("/declare", "tap:同意", "张三")
-    busy = await rider.say("/start")
+    busy = await rider.say("/report")
     assert "请先填完" in busy.text and "手机号" in busy.text
     helped = await rider.say("/help")
     assert "/cancel" in helped.text and "手机号" in helped.text

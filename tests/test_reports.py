@@ -153,8 +153,8 @@ async def test_wrong_kinds_of_input_at_each_step_change_nothing(
     sixth = await rider.say(f"!photo {images.photo(tmp_path / '6.jpg', seed=99)}")
     assert "最多5张" in sixth.text
     await rider.tap("照片好了（5张）")
-    assert "不在中国" in (await rider.say("!loc 48.8566 2.3522")).text
-    assert "不在中国" in (await rider.say("!loc -33.86 151.2")).text
+    assert "不在服务范围内" in (await rider.say("!loc 48.8566 2.3522")).text
+    assert "不在服务范围内" in (await rider.say("!loc -33.86 151.2")).text
     assert "在海上" in (await rider.say("!loc 20.0 115.0")).text
     await rider.say("!loc 31.2304 121.4737")
     assert "太长了" in (await rider.say("电" * 1001)).text

@@ -82,7 +82,7 @@ async def test_a_hazard_photo_is_downloaded_checked_and_filed(
     assert "收到第2张" in got.text
     await server.tap(RIDER, data_of(got, "照片好了"))
     where = (await server.wait_sent(RIDER, 5))[-1]
-    assert where.keys == ["📷 用照片里的位置"]
+    assert where.keys == ["📷 用照片里的位置", "⬅️ 上一步", "❌ 取消"]
     await server.location(RIDER, 31.2304, 121.4737)
     skip = (await server.wait_sent(RIDER, 6))[-1]
     await server.tap(RIDER, data_of(skip, "跳过"))
@@ -382,7 +382,7 @@ async def test_a_location_prompt_is_one_message_whose_keys_act_as_its_buttons(
     where = (await server.wait_sent(RIDER, 4))[-1]
     keyboard = json.loads(where.params["reply_markup"])["keyboard"]
     assert keyboard[0][0]["request_location"] is True
-    assert where.keys == ["⏭ 跳过"] and not where.buttons
+    assert where.keys == ["⏭ 跳过", "⬅️ 上一步", "❌ 取消"] and not where.buttons
     await server.press(RIDER, "跳过")
     sent = await server.wait_sent(RIDER, 5)
     assert "名字" in sent[4].text

@@ -1,0 +1,73 @@
+"""Conversations that forgive: leaving a form, going back a step, asking for the menu in the
+middle of one, checking in twice. Read as a rider would live them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from bot.app import App
+from bot.clock import CHINA, ManualClock
+from tests.chat import Chat
+from tests.test_activities import PLACE, monthly_activity
+from tests.test_declaration import declared, draft_of
+
+DECLARE = ("/start", "tap:亮身份", "tap:同意")
+
+
+async def test_typing_cancel_at_the_name_step_leaves_the_form_instead_of_being_the_name(
+    app: App, rider: Chat
+) -> None:
+    for word in ("取消", "退出", "算了", "Cancel", "取消。"):
+        await rider.script(*DECLARE)
+        left = await rider.say(word)
+        assert "已取消「亮身份登记」" in left.text, word
+        assert await draft_of(app) is None and await declared(app) is None
+
+
+async def test_every_step_offers_cancel_and_back_after_the_first(app: App, rider: Chat) -> None:
+    name = await rider.script(*DECLARE)
+    assert name.labels()[-1] == "❌ 取消"
+    phone = await rider.say("张三")
+    assert phone.labels()[-2:] == ["⬅️ 上一步", "❌ 取消"]
+    again = await rider.tap("上一步")
+    assert "姓名" in again.text
+    assert "name" not in (await draft_of(app) or {})
+    assert "手机" in (await rider.say("李四")).text
+    assert (await draft_of(app) or {}).get("name") == "李四"
+    assert "已取消" in (await rider.tap("取消")).text
+    assert await draft_of(app) is None
+
+
+async def test_start_or_menu_in_the_middle_of_a_form_leaves_it_and_shows_the_menu(
+    app: App, rider: Chat
+) -> None:
+    for command in ("/start", "/menu"):
+        await rider.script(*DECLARE, "张三")
+        shown = await rider.say(command)
+        assert "已取消「亮身份登记」" in shown.text and "随手拍" in " ".join(shown.labels())
+        assert await draft_of(app) is None
+
+
+async def test_checking_in_twice_says_so_instead_of_asking_again(
+    app: App, clock: ManualClock
+) -> None:
+    clock.set(datetime(2026, 9, 28, 15, 0, tzinfo=CHINA))
+    going, _, _ = await monthly_activity(app)
+    await going.tap("参加")
+    clock.set(datetime(2026, 10, 1, 9, 10, tzinfo=CHINA))
+    assert "签到成功" in (await going.script("/checkin", f"!loc {PLACE[0]} {PLACE[1]}")).text
+    again = await going.say("/checkin")
+    assert "已经签到过" in again.text
+    assert await draft_of(app, "console:r0") is None
+
+
+async def test_text_is_taken_as_people_type_it(app: App, rider: Chat) -> None:
+    await rider.script(*DECLARE)
+    for invisible in ("\u200b\u200b", "\u202e\u2066", "\x07\x1b"):
+        refused = await rider.say(invisible)
+        assert "不能为空" in refused.text, refused.text
+        assert "name" not in (await draft_of(app) or {})
+    await rider.say("\u202e三张")
+    assert (await draft_of(app) or {}).get("name") == "三张"
+    asked = await rider.say("１３８００１３８０００")
+    assert (await draft_of(app) or {}).get("phone") == "13800138000", asked.text
