@@ -118,8 +118,13 @@ class WhenStep(Step):
         return from_db(str(value)).astimezone(CHINA).strftime("%Y-%m-%d %H:%M")
 
 
+RECENT = timedelta(days=183)
+"""A month and day without a year that fell this recently is a date gone by (refused), not
+next year's: ``12-01`` typed on 12-02 is yesterday; ``01-05`` typed in December is January."""
+
+
 def parse_when(text: str, now: datetime) -> datetime | None:
-    """``2026-12-10 15:00``, or ``12-10 15:00`` meaning the next such date, China's time."""
+    """``2026-12-10 15:00``, or ``12-10 15:00``: the nearest such date, China's time."""
     cleaned = " ".join(text.replace("：", ":").split())
     year = now.astimezone(CHINA).year
     for candidate in (cleaned, f"{year}-{cleaned}", f"{year + 1}-{cleaned}"):
@@ -127,7 +132,7 @@ def parse_when(text: str, now: datetime) -> datetime | None:
             moment = datetime.strptime(f"{candidate} +0800", "%Y-%m-%d %H:%M %z")
         except ValueError:
             continue
-        if candidate == cleaned or moment > now:
+        if candidate == cleaned or moment > now - RECENT:
             return moment.astimezone(CHINA)
     return None
 

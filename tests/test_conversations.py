@@ -71,3 +71,13 @@ async def test_text_is_taken_as_people_type_it(app: App, rider: Chat) -> None:
     assert (await draft_of(app) or {}).get("name") == "三张"
     asked = await rider.say("１３８００１３８０００")
     assert (await draft_of(app) or {}).get("phone") == "13800138000", asked.text
+
+
+async def test_a_time_already_past_is_refused_not_moved_to_next_year(app: App) -> None:
+    admin = Chat(app, "admin")
+    await admin.script("/newactivity", "主题党日", "tap:主题党日")
+    for gone in ("12-01 09:00", "2026-11-30 09:00", "11-15 09:00"):
+        assert "已经过去" in (await admin.say(gone)).text, gone
+    assert "已经过去" not in (await admin.say("01-05 09:00")).text
+    draft = await draft_of(app, "console:admin") or {}
+    assert str(draft["when"]).startswith("2027-01-05T01:00")
