@@ -58,8 +58,10 @@ async def report_card(ctx: Context, report: Report, recipient: str) -> list[Repl
         def act(key: str, verb: str) -> Button:
             return Button(t(lang, key), f"{MENU_SCOPE}:act:{verb}:{report.ref}")
 
+        above = await branches.ancestors(ctx.tx, report.branch_id) if report.branch_id else []
+        first_row = (act("handle.ack", "ack"), *([act("handle.fwd", "fwd")] if above else []))
         buttons = (
-            (act("handle.ack", "ack"), act("handle.fwd", "fwd")),
+            first_row,
             (act("handle.res", "res"), act("handle.rej", "rej"), act("handle.dup", "dup")),
         )
     shas = await reports.photos(ctx.tx, report.id)
@@ -129,6 +131,8 @@ async def apply(ctx: Context, report: Report, status: str, note: str) -> bool:
     await audit.record(ctx.tx, ctx.user.id, f"report_{status}", report.ref, ctx.now, note)
     if report.kind == "hazard" and status in ("acknowledged", "resolved"):
         await award_points(ctx, report)
+    if report.kind == "hazard" and status == "rejected":
+        await take_back_points(ctx, report)
     await confirm(ctx, report, status)
     return True
 
@@ -139,6 +143,17 @@ async def award_points(ctx: Context, report: Report) -> None:
             ctx.tx, reporter, HAZARD_POINTS, "hazard_confirmed", report.id, ctx.now
         ):
             await ctx.push(reporter, "points.earned", n=HAZARD_POINTS, ref=report.ref)
+
+
+async def take_back_points(ctx: Context, report: Report) -> None:
+    """An item accepted, then rejected, was not a hazard after all: its points go back, with
+    a line in each reporter's history."""
+    for reporter in await reports.reporters(ctx.tx, report.id):
+        taken = await points.take_back(
+            ctx.tx, reporter, "hazard_confirmed", "hazard_rejected", report.id, ctx.now
+        )
+        if taken:
+            await ctx.push(reporter, "points.taken_back", n=taken, ref=report.ref)
 
 
 async def forward(ctx: Context, report: Report) -> None:

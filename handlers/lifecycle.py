@@ -1,7 +1,8 @@
 """The status lifecycle of reports and grievances, and what the rider hears of it.
 
 submitted → acknowledged → in progress / forwarded → resolved (with an answer) → closed;
-or rejected (with a reason), or a duplicate of another reference. Every change is appended
+or rejected (with a reason), or a duplicate of another reference. An item forwarded up is
+the receiving organisation's to accept, forward again, resolve or reject. Every change is appended
 to the history and pushed to the reporter and every co-reporter, in their own language.
 """
 
@@ -32,7 +33,7 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     "submitted": _HANDLING | {"acknowledged"},
     "acknowledged": _HANDLING,
     "in_progress": _HANDLING - {"in_progress"},
-    "forwarded": _HANDLING - {"forwarded"},
+    "forwarded": _HANDLING | {"acknowledged"},
     "resolved": frozenset({"closed", "in_progress"}),
     "closed": frozenset(),
     "rejected": frozenset(),

@@ -58,7 +58,7 @@ async def show_points(ctx: Context, _: str) -> None:
             ctx.t(
                 "points.line",
                 when=when,
-                n=award.delta,
+                n=f"{award.delta:+d}",
                 reason=ctx.t(f"points.{award.reason}"),
                 ref=award.ref or "",
             )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from storage.db import Tx, fetch_all
+from storage.db import Tx, fetch_all, fetch_one
 from storage.timefmt import from_db, to_db
 
 
@@ -27,6 +27,21 @@ async def award(
         (user_id, delta, reason, report_id, to_db(now)),
     )
     return cursor.rowcount == 1
+
+
+async def take_back(
+    tx: Tx, user_id: str, given_for: str, reason: str, report_id: int, now: datetime
+) -> int:
+    """Takes back, once, what was given for ``given_for`` on this report; how many points
+    (0 when nothing had been given)."""
+    row = await fetch_one(
+        tx,
+        "INSERT OR IGNORE INTO points (user_id, delta, reason, report_id, at) "
+        "SELECT user_id, -delta, ?, report_id, ? FROM points "
+        "WHERE user_id = ? AND reason = ? AND report_id = ? RETURNING -delta",
+        (reason, to_db(now), user_id, given_for, report_id),
+    )
+    return int(row[0]) if row else 0
 
 
 async def history(tx: Tx, user_id: str) -> list[Award]:

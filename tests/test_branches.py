@@ -164,6 +164,13 @@ async def test_forwarding_climbs_to_the_organisation_above(
     assert moved.status == "forwarded"
     assert "没有待处理" in (await secretary.say("/pending")).text
 
+    above = Chat(app, "sec2")
+    card = await above.script("/pending", f"tap:{ref}")
+    assert "上报上级" not in " ".join(card.labels()), "nothing is above the committee"
+    accepted = await above.tap("属实，受理")
+    assert "已受理" in accepted.text and "不能改成" not in accepted.text
+    assert (await report_of(app, ref)).status == "acknowledged"
+
 
 async def test_riders_and_secretaries_cannot_use_what_is_above_them(
     app: App, admin: Chat, secretary: Chat, rider: Chat
@@ -208,6 +215,23 @@ async def test_points_are_paid_once_per_confirmed_hazard(
         earned = await points.history(tx, "console:rider")
     assert [(a.delta, a.ref) for a in earned] == [(10, ref)]
     assert (await report_of(app, ref)).status == "resolved"
+
+
+async def test_rejecting_an_accepted_hazard_takes_its_points_back(
+    app: App, admin: Chat, secretary: Chat, rider: Chat, tmp_path: Path
+) -> None:
+    code = await branch_with_secretary(admin, "甲支部", SECRETARY)
+    await rider.say(f"/join {code}")
+    ref = await file_hazard(rider, tmp_path)
+    await secretary.script("/pending", f"tap:{ref}", "tap:属实，受理")
+    rejected = await secretary.script("/pending", f"tap:{ref}", "tap:不予受理", "照片是网图")
+    assert any("收回 10 积分" in r.text for r in rejected.to("rider"))
+    history = (await rider.say("/points")).text
+    assert (
+        "积分：0" in history
+        and "+10 随手拍属实" in history
+        and "-10 随手拍经复核不属实" in history
+    )
 
 
 async def test_an_admin_sees_stats_with_a_chart_and_gets_exports_as_documents(

@@ -172,7 +172,7 @@ ROLES_SCRIPT = """!as rider
 /pending
 !tap 1
 !tap 1
-!tap 3
+!tap 2
 已给站点装了饮水机
 !as rider
 !tap 5
