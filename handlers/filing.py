@@ -7,6 +7,7 @@ from typing import Any
 
 from bot.clock import CHINA
 from bot.events import Event, EventKind, Reply
+from bot.photos import photo_path
 from handlers import deadlines
 from handlers.context import Context, rows
 from handlers.handling import alert
@@ -26,12 +27,33 @@ async def home_branch(ctx: Context) -> int | None:
 async def candidates_from(
     ctx: Context, found: Sequence[tuple[Report, float | None]]
 ) -> list[dict[str, Any]]:
-    """What the join step offers, kept in the draft so every process shows the same."""
+    """What the join step offers, kept in the draft so every process shows the same: enough
+    of each item (how it starts, how far, its first photo) to tell whether it is the same."""
     counts = await reports.reporter_counts(ctx.tx, [r.id for r, _ in found])
-    return [
-        {"ref": report.ref, "reporters": counts.get(report.id, 1), "distance_m": distance}
-        for report, distance in found[:3]
-    ]
+    offered = []
+    for report, distance in found[:3]:
+        shas = await reports.photos(ctx.tx, report.id)
+        offered.append(
+            {
+                "ref": report.ref,
+                "reporters": counts.get(report.id, 1),
+                "distance_m": distance,
+                "about": opening(report),
+                "photo": shas[0] if shas else None,
+            }
+        )
+    return offered
+
+
+ABOUT_CHARS = 24
+
+
+def opening(report: Report) -> str:
+    """How the item's description starts ("" for none; the voice-note mark for a voice)."""
+    text = " ".join((report.description or "").split())
+    if not text:
+        return "🎤" if report.voice else ""
+    return text if len(text) <= ABOUT_CHARS else text[: ABOUT_CHARS - 1] + "…"
 
 
 class JoinStep(Step):
@@ -45,23 +67,25 @@ class JoinStep(Step):
         self.when = lambda draft: bool(draft.get("candidates"))
 
     async def prompt(self, ctx: Context, draft: Draft) -> Reply:
+        """🆕 first, where the thumb finds it however long the list; then each item with how
+        its description starts and how far it is, and the first photo among them."""
         lines = [ctx.t(f"join.{self.kind}.intro")]
-        buttons = []
+        buttons = [ctx.button("button.new_one", "new")]
         for found in draft["candidates"]:
-            if found["distance_m"] is None:
-                lines.append(ctx.t("join.line", ref=found["ref"], count=found["reporters"]))
-            else:
-                lines.append(
-                    ctx.t(
-                        "join.line_near",
-                        ref=found["ref"],
-                        count=found["reporters"],
-                        metres=round(found["distance_m"]),
-                    )
+            key = "join.line" if found["distance_m"] is None else "join.line_near"
+            lines.append(
+                ctx.t(
+                    key,
+                    ref=found["ref"],
+                    count=found["reporters"],
+                    metres=round(found["distance_m"] or 0),
+                    about=ctx.t("join.about", text=found["about"]) if found.get("about") else "",
                 )
+            )
             buttons.append(ctx.button("button.me_too", found["ref"], ref=found["ref"]))
-        buttons.append(ctx.button("button.new_one", "new"))
-        return Reply(text="\n".join(lines), buttons=rows(buttons, 1))
+        shas = [found["photo"] for found in draft["candidates"] if found.get("photo")]
+        photo = str(photo_path(ctx.settings.media_dir, shas[0])) if shas else None
+        return Reply(text="\n".join(lines), buttons=rows(buttons, 1), photo=photo)
 
     async def accept(self, ctx: Context, draft: Draft, event: Event) -> Outcome:
         if event.kind is not EventKind.BUTTON:

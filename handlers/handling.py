@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from bot.events import Button, Reply
 from bot.i18n import DEFAULT_LANG
+from bot.photos import photo_path
 from handlers import engine
 from handlers.context import MENU_SCOPE, Context
 from handlers.engine import Flow
@@ -65,7 +66,7 @@ async def report_card(ctx: Context, report: Report, recipient: str) -> list[Repl
             (act("handle.res", "res"), act("handle.rej", "rej"), act("handle.dup", "dup")),
         )
     shas = await reports.photos(ctx.tx, report.id)
-    files = [str(ctx.settings.media_dir / "photos" / sha[:2] / f"{sha}.jpg") for sha in shas]
+    files = [str(photo_path(ctx.settings.media_dir, sha)) for sha in shas]
     card = Reply(text=text, buttons=buttons, photo=files[0] if files else None)
     extra = [
         Reply(text=t(lang, "card.photo", ref=report.ref, n=n, total=len(files)), photo=file)

@@ -189,11 +189,13 @@ async def test_grievances_of_a_kind_gather_me_too(app: App, tmp_path: Path) -> N
     ref = ref_in((await first.tap("确认提交")).text, "SQ")
     second = Chat(app, "b")
     offer = await second.script("/grievance", "tap:充电难")
-    assert f"{ref}（1人反映）" in offer.text
+    assert f"{ref}「没地方充电」（1人反映）" in offer.text
     joined = await second.tap("我也遇到了")
     assert f"已加入 {ref}" in joined.text
     third = Chat(app, "c")
-    assert f"{ref}（2人反映）" in (await third.script("/grievance", "tap:充电难")).text
+    assert (
+        f"{ref}「没地方充电」（2人反映）" in (await third.script("/grievance", "tap:充电难")).text
+    )
     assert "同类诉求" not in (await Chat(app, "d").script("/grievance", "tap:停车难")).text
 
 
@@ -218,6 +220,9 @@ async def test_a_nearby_hazard_is_offered_and_a_far_one_is_not(app: App, tmp_pat
     )
     offer = await near.say(f"!loc {NEAR[0]} {NEAR[1]}")
     assert "同一个吗" in offer.text and f"{ref}（约100米，1人反映）" in offer.text
+    assert offer.last.photo is not None
+    assert await asyncio.to_thread(Path(offer.last.photo).is_file)
+    assert offer.labels()[0].startswith("🆕")
     await near.tap("我也遇到了")
     async with app.db.transaction() as tx:
         report = await reports.get(tx, ref)
