@@ -73,6 +73,8 @@ class Reply:
     buttons: tuple[tuple[Button, ...], ...] = ()
     photo: str | None = None
     document: str | None = None
+    voice: str | None = None
+    """A voice note a rider recorded, played where the platform can, a file elsewhere."""
     venue: Venue | None = None
     request: Request | None = None
     request_label: str = ""
@@ -101,7 +103,13 @@ class Reply:
     def shows_nothing(self) -> bool:
         """Nothing for the user to see (a menu refresh alone): no chat message is sent."""
         return not (
-            self.text or self.buttons or self.photo or self.document or self.venue or self.request
+            self.text
+            or self.buttons
+            or self.photo
+            or self.document
+            or self.voice
+            or self.venue
+            or self.request
         )
 
     def flat_buttons(self) -> list[Button]:

@@ -106,6 +106,11 @@ def _shrunk(image: Image.Image) -> Image.Image:
     return shrinking
 
 
+def stored_file(media_dir: Path, folder: str, sha256: str) -> Path | None:
+    """A file :func:`store_file` kept (its name keeps the suffix it came with)."""
+    return next((media_dir / folder / sha256[:2]).glob(f"{sha256}*"), None)
+
+
 def store_file(source: Path, media_dir: Path, max_bytes: int, folder: str) -> str:
     """Keeps a file as it is (a voice note), named by its hash; returns the hash."""
     if source.stat().st_size > max_bytes:

@@ -96,7 +96,7 @@ def report_row(report: Report, *, photos: int, reporters: int) -> dict[str, Any]
         "subcategory": report.subcategory,
         "status": report.status,
         "description": report.description,
-        "voice": bool(report.voice),
+        "voice": f"voice/{report.voice[:2]}/{report.voice}" if report.voice else None,
         "photos": photos,
         "reporters": reporters,
         "reporter": None if report.anonymous else report.reporter,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from bot.events import Button, Reply
 from bot.i18n import DEFAULT_LANG
-from bot.photos import photo_path
+from bot.photos import photo_path, stored_file
 from handlers import engine
 from handlers.context import MENU_SCOPE, Context
 from handlers.engine import Flow
@@ -45,7 +45,7 @@ async def report_card(ctx: Context, report: Report, recipient: str) -> list[Repl
         kind=t(lang, f"kind.{report.kind}"),
         ref=report.ref,
         category=t(lang, f"{report.kind}.cat.{report.category}"),
-        description=report.description or ("🎤" if report.voice else "—"),
+        description=report.description or (t(lang, "card.voice_below") if report.voice else "—"),
         place=place,
         who=await reporter_name(ctx, report, lang),
         count=len(await reports.reporters(ctx.tx, report.id)),
@@ -72,6 +72,9 @@ async def report_card(ctx: Context, report: Report, recipient: str) -> list[Repl
         Reply(text=t(lang, "card.photo", ref=report.ref, n=n, total=len(files)), photo=file)
         for n, file in enumerate(files[1:], start=2)
     ]
+    voice = stored_file(ctx.settings.media_dir, "voice", report.voice) if report.voice else None
+    if voice is not None:
+        extra.append(Reply(text=t(lang, "card.voice", ref=report.ref), voice=str(voice)))
     return [card, *extra]
 
 

@@ -38,6 +38,8 @@ async def show_record(ctx: Context, ref: str) -> None:
     ]
     if report.description:
         lines.append(ctx.t("records.description", text=report.description))
+    elif report.voice:
+        lines.append(ctx.t("records.description", text=ctx.t("records.voice")))
     for entry in await reports.history(ctx.tx, report.id):
         when = entry.at.astimezone(CHINA).strftime("%m-%d %H:%M")
         note = f"（{entry.note}）" if entry.note else ""

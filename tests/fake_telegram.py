@@ -257,6 +257,19 @@ class FakeTelegram(LocalServer):
             }
         return await self.push({"message": self._message(user_id, **content)})
 
+    async def voice(self, user_id: int, data: bytes, seconds: int = 4) -> int:
+        """Sends a voice note (OGG/Opus, as Telegram records them)."""
+        file_id = f"file{next(self._ids)}"
+        self.files[file_id] = data
+        note = {
+            "file_id": file_id,
+            "file_unique_id": file_id,
+            "duration": seconds,
+            "mime_type": "audio/ogg",
+            "file_size": len(data),
+        }
+        return await self.push({"message": self._message(user_id, voice=note)})
+
     # --- what the test waits for ---------------------------------------------------------
     def sent_to(self, chat_id: int) -> list[Call]:
         return list(self._delivered.get(chat_id, ()))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -179,6 +180,12 @@ async def test_a_grievance_can_be_anonymous_and_spoken(
     report = await report_of(app, ref)
     assert report.anonymous and report.voice and report.subcategory == "penalties"
     assert (app.settings.media_dir / "voice").exists()
+    await rider.say("/records")
+    assert "说明：🎤 语音" in (await rider.tap(ref)).text
+    exported = (await Chat(app, "admin").say("/export grievances json")).last.document
+    assert exported is not None
+    rows = json.loads(await asyncio.to_thread(Path(exported).read_text, encoding="utf-8"))
+    assert rows[0]["voice"] == f"voice/{report.voice[:2]}/{report.voice}"
 
 
 async def test_grievances_of_a_kind_gather_me_too(app: App, tmp_path: Path) -> None:

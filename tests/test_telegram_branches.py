@@ -10,6 +10,12 @@ from tests.conftest import TELEGRAM_ADMIN as ADMIN
 from tests.fake_telegram import Call, FakeTelegram
 
 SECRETARY, RIDER = 700, 501
+AFTER_THE_DESCRIPTION = (
+    ("tap", "跳过", "在哪里"),
+    ("tap", "跳过", "能看到您的名字吗"),
+    ("tap", "可以显示我的名字", "请核对诉求"),
+    ("tap", "确认提交", "诉求已提交"),
+)
 
 
 async def expect(server: FakeTelegram, user: int, fragment: str) -> Call:
@@ -65,10 +71,7 @@ async def test_rider_secretary_and_admin_over_telegram(
         ("say", "/grievance", "遇到了什么困难"),
         ("tap", "饮水难", "说说具体情况"),
         ("say", "站点附近没有饮水点", "有照片"),
-        ("tap", "跳过", "在哪里"),
-        ("tap", "跳过", "能看到您的名字吗"),
-        ("tap", "可以显示我的名字", "请核对诉求"),
-        ("tap", "确认提交", "诉求已提交"),
+        *AFTER_THE_DESCRIPTION,
     )
     ref = re.search(r"SQ-\d{8}-\d{4}", filed.text)
     assert ref
@@ -94,6 +97,34 @@ async def test_rider_secretary_and_admin_over_telegram(
     await server.wait_for(
         lambda: any("没有权限" in c.params.get("text", "") for c in server.calls)
     )
+
+
+async def test_a_voice_note_reaches_the_secretary_as_a_voice_message(
+    server: FakeTelegram, runner: TelegramRunner
+) -> None:
+    _, code = await new_branch(server, "美团张江站支部", "网点站点")
+    await walk(server, ADMIN, ("say", f"/appoint {code} telegram:{SECRETARY}", "书记"))
+    await walk(
+        server,
+        RIDER,
+        ("say", f"/start join-{code}", "已加入"),
+        ("say", "/grievance", "遇到了什么困难"),
+        ("tap", "饮水难", "说说具体情况"),
+    )
+    recording = b"OggS" + bytes(range(256)) * 16
+    await server.voice(RIDER, recording)
+    await expect(server, RIDER, "有照片")
+    filed = await walk(
+        server,
+        RIDER,
+        *AFTER_THE_DESCRIPTION,
+    )
+    ref = re.search(r"SQ-\d{8}-\d{4}", filed.text)
+    assert ref
+    card = await expect(server, SECRETARY, ref.group(0))
+    assert "语音（下一条可以听）" in card.text
+    voice = await expect(server, SECRETARY, "语音说明")
+    assert voice.method == "sendVoice" and ref.group(0) in voice.text
 
 
 def menu_of(server: FakeTelegram, chat: int) -> list[str] | None:

@@ -32,6 +32,8 @@ def render(message: Outgoing) -> str:
         lines.append(f"(photo: {reply.photo})")
     if reply.document:
         lines.append(f"(document: {reply.document})")
+    if reply.voice:
+        lines.append(f"(voice: {reply.voice})")
     if reply.venue:
         venue = reply.venue
         lines.append(

@@ -226,6 +226,9 @@ async def send(bot: Bot, chat_id: int, reply: Reply, *, paid: bool = False) -> i
             filename=Path(reply.document).name,
             **charge,
         )
+    elif reply.voice:
+        voice = await asyncio.to_thread(Path(reply.voice).read_bytes)
+        sent = await bot.send_voice(chat_id, voice, caption=caption, reply_markup=markup, **charge)
     elif reply.venue:
         venue = reply.venue
         sent = await bot.send_venue(

@@ -57,7 +57,6 @@ MORE = "wechat:more"
 TEXT_LIMIT = 600
 """Characters per text: WeChat's limit is 2048 bytes, and Chinese takes three each."""
 TEXT_PARTS = QUOTA - 2
-"""Texts at most, so that a reply with a picture and a file still fits one window."""
 CONTACT_SCENE = "nuanxin"
 PACE = Pace(per_s=None)
 """The window is the limit: five messages per message of the rider's."""
@@ -265,11 +264,15 @@ def more_item(app: App, lang: str) -> dict[str, Any]:
 
 def renderings(app: App, reply: Reply, lang: str) -> list[dict[str, Any]]:
     """The WeChat messages for one reply: its text (the last part a menu when it has
-    buttons), then its picture or file (uploaded when sent: ``path``). Never more than one
-    window allows: a text longer than three messages is cut, saying so."""
+    buttons), then its picture and files (uploaded when sent: ``path``). At most
+    ``TEXT_PARTS`` in all, so it fits a window with room to spare: a longer text is cut,
+    saying so."""
+    files = (("image", reply.photo), ("file", reply.document), ("file", reply.voice))
+    media = [{"msgtype": kind, "path": path} for kind, path in files if path]
+    room = TEXT_LIMIT * max(1, TEXT_PARTS - len(media))
     text = spoken_text(app, reply, lang, "wechat")
-    if len(text) > TEXT_LIMIT * TEXT_PARTS:
-        text = text[: TEXT_LIMIT * TEXT_PARTS - 1] + "…"
+    if len(text) > room:
+        text = text[: room - 1] + "…"
     parts: list[dict[str, Any]] = [
         {"msgtype": "text", "text": {"content": text[i : i + TEXT_LIMIT]}}
         for i in range(0, len(text), TEXT_LIMIT)
@@ -278,10 +281,7 @@ def renderings(app: App, reply: Reply, lang: str) -> list[dict[str, Any]]:
         head = parts.pop()["text"]["content"] if parts else ""
         items = [{"type": "click", "click": {"id": b.data, "content": b.label}} for b in buttons]
         parts.append({"msgtype": "msgmenu", "msgmenu": {"head_content": head, "list": items}})
-    for kind, path in (("image", reply.photo), ("file", reply.document)):
-        if path:
-            parts.append({"msgtype": kind, "path": path})
-    return parts
+    return parts + media
 
 
 def with_note(

@@ -214,7 +214,8 @@ def sender(app: App, client: WeComClient) -> SendOne:
             lang = await app.lang_of(message.recipient)
             for payload in renderings(app, reply, address, task, lang):
                 sent = await client.send(payload)
-            for kind, path in (("image", reply.photo), ("file", reply.document)):
+            files = (("image", reply.photo), ("file", reply.document), ("file", reply.voice))
+            for kind, path in files:
                 if path:
                     media = await client.upload(kind, Path(path))
                     sent = await client.send(
