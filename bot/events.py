@@ -44,6 +44,10 @@ class Event:
     phone: str = ""
     update_key: str | None = None
     """Identifies a platform delivery, so a redelivered update is recognised and ignored."""
+    message: str = ""
+    """The platform's id of the person's message, where it has one (an edit names it)."""
+    edited: bool = False
+    """The person changed a message they had sent: ``text`` is its new wording."""
 
 
 @dataclass(frozen=True)

@@ -137,7 +137,7 @@ class Dispatcher:
             await self._button(ctx, event)
             return
         if ctx.conversation is None:
-            await ctx.show_menu("hint.no_flow")
+            await ctx.show_menu("hint.edited" if event.edited else "hint.no_flow")
             return
         await engine.feed(ctx, self._flow(ctx), event)
 

@@ -121,10 +121,17 @@ def wants_out(event: Event) -> bool:
     return event.kind is EventKind.TEXT and typed in CANCEL_WORDS
 
 
+ANSWERED = "_answered"
+"""In the draft: the person's message that answered the last step, and which step it was."""
+
+
 async def feed(ctx: Context, flow: Flow, event: Event) -> None:
     """Hands one event to the current step; bad input leaves the draft as it was. Cancel
-    and back are the engine's, on every step."""
+    and back are the engine's, on every step, and so are edits of earlier answers."""
     conv = _conversation(ctx)
+    if event.edited:
+        await take_edit(ctx, flow, event)
+        return
     if wants_out(event):
         await leave(ctx, flow)
         return
@@ -142,6 +149,8 @@ async def feed(ctx: Context, flow: Flow, event: Event) -> None:
     conv.updated_at = ctx.now
     match outcome:
         case Advance():
+            if event.message and step.field is not None:
+                conv.draft[ANSWERED] = {"message": event.message, "step": step.name}
             await _advance(ctx, flow)
         case Invalid(key=key, params=params):
             conv.draft = before
@@ -162,6 +171,31 @@ async def feed(ctx: Context, flow: Flow, event: Event) -> None:
             ctx.conversation = None
         case Stay():
             pass
+
+
+async def take_edit(ctx: Context, flow: Flow, event: Event) -> None:
+    """A corrected answer to the step just completed replaces it (and the person is told);
+    any other edit changes nothing, and the person is told how to change an answer."""
+    conv = _conversation(ctx)
+    answered = conv.draft.get(ANSWERED) or {}
+    if answered.get("message") != event.message:
+        await ctx.say("flow.edit_how")
+        await reprompt(ctx, flow)
+        return
+    step = flow.step(answered["step"])
+    assert step.field is not None
+    trial = copy.deepcopy(conv.draft)
+    trial.pop(step.field, None)
+    outcome = await step.accept(ctx, trial, replace(event, edited=False))
+    if not isinstance(outcome, Advance):
+        await ctx.say("flow.edit_refused")
+        await reprompt(ctx, flow)
+        return
+    conv.draft = trial
+    conv.updated_at = ctx.now
+    field = ctx.t(step.label_key or "flow.your_answer")
+    await ctx.say("flow.edited", field=field, value=step.display(ctx, trial[step.field]))
+    await _advance(ctx, flow)
 
 
 async def _advance(ctx: Context, flow: Flow) -> None:

@@ -257,6 +257,31 @@ class FakeTelegram(LocalServer):
             }
         return await self.push({"message": self._message(user_id, **content)})
 
+    def last_message_of(self, user_id: int) -> int:
+        """The id of the newest message the user sent (what an edit names)."""
+        return next(
+            int(u["message"]["message_id"])
+            for u in reversed(self.updates)
+            if "message" in u and u["message"]["chat"]["id"] == user_id
+        )
+
+    async def edit(self, user_id: int, message_id: int, text: str) -> int:
+        """The user changes a message they sent."""
+        changed = {**self._message(user_id, text=text), "message_id": message_id}
+        return await self.push({"edited_message": {**changed, "edit_date": int(time.time())}})
+
+    async def live_location(self, user_id: int, lat: float, lon: float) -> int:
+        """Starts sharing a live location; returns the message's id, which its moves edit."""
+        place = {"latitude": lat, "longitude": lon, "live_period": 900}
+        message = self._message(user_id, location=place)
+        await self.push({"message": message})
+        return int(message["message_id"])
+
+    async def move(self, user_id: int, message_id: int, lat: float, lon: float) -> int:
+        place = {"latitude": lat, "longitude": lon, "live_period": 900}
+        moved = {**self._message(user_id, location=place), "message_id": message_id}
+        return await self.push({"edited_message": {**moved, "edit_date": int(time.time())}})
+
     async def voice(self, user_id: int, data: bytes, seconds: int = 4) -> int:
         """Sends a voice note (OGG/Opus, as Telegram records them)."""
         file_id = f"file{next(self._ids)}"

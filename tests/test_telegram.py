@@ -17,7 +17,7 @@ from bot.events import Reply, Venue
 from bot.transports.delivery import ChatPace
 from bot.transports.telegram import MENUS, Limits, TelegramRunner
 from handlers.registry import build_registry
-from storage import outbox, reports
+from storage import conversations, outbox, reports
 from tests import images
 from tests.conftest import TELEGRAM_ADMIN as ADMIN
 from tests.fake_telegram import TOKEN, Call, FakeTelegram
@@ -392,3 +392,43 @@ async def test_a_location_prompt_is_one_message_whose_keys_act_as_its_buttons(
     assert "按钮已经过期" in (await server.wait_sent(RIDER, 7))[-1].text
     async with bot_app.db.transaction() as tx:
         assert not await reports.of_kind(tx, "grievance")
+
+
+async def test_an_edited_answer_corrects_the_last_step_and_an_older_one_is_explained(
+    server: FakeTelegram, bot_app: App
+) -> None:
+    await server.text(RIDER, "/declare")
+    await server.wait_sent(RIDER, 1)
+    await server.press(RIDER, "同意")
+    await server.wait_sent(RIDER, 2)
+    await server.text(RIDER, "张山")
+    name_message = server.last_message_of(RIDER)
+    asked_phone = (await server.wait_sent(RIDER, 3))[-1]
+    assert "手机" in asked_phone.text
+    await server.edit(RIDER, name_message, "张三")
+    corrected = await server.wait_sent(RIDER, 5)
+    assert "姓名改成了：张三" in corrected[3].text and "手机" in corrected[4].text
+    await server.text(RIDER, "13800138000")
+    await server.wait_sent(RIDER, 6)
+    await server.edit(RIDER, name_message, "李四")
+    explained = (await server.wait_sent(RIDER, 8))[-2]
+    assert "点「⬅️ 上一步」" in explained.text
+    async with bot_app.db.transaction() as tx:
+        conv = await conversations.get(tx, f"telegram:{RIDER}")
+    assert conv is not None
+    assert conv.draft["name"] == "张三" and conv.draft["phone"] == "13800138000"
+
+
+async def test_a_live_location_is_taken_once_and_its_moves_are_not_answered(
+    server: FakeTelegram, bot_app: App
+) -> None:
+    await server.text(RIDER, "/stations")
+    await server.wait_sent(RIDER, 1)
+    shared = await server.live_location(RIDER, 31.2304, 121.4737)
+    await server.wait_sent(RIDER, 2)
+    for step in range(1, 4):
+        await server.move(RIDER, shared, 31.2304 + step / 1000, 121.4737)
+    await server.text(RIDER, "/help")
+    answers = await server.wait_sent(RIDER, 3)
+    assert "没看懂" not in " ".join(a.text for a in answers)
+    assert "/cancel" in answers[2].text

@@ -286,6 +286,8 @@ async def event_from(update: Update, fetch: Fetch, pressed: Pressed) -> Event | 
     message = update.effective_message
     if message is None:
         return None
+    if update.edited_message is not None:
+        return edited(who, key, update.edited_message)
     if message.text is not None:
         if message.text.startswith("/"):
             head, _, arguments = message.text[1:].partition(" ")
@@ -295,7 +297,9 @@ async def event_from(update: Update, fetch: Fetch, pressed: Pressed) -> Event | 
             )
         if (data := await pressed(who, message.text)) is not None:
             return Event(who, EventKind.BUTTON, data=data, update_key=key)
-        return Event(who, EventKind.TEXT, text=message.text, update_key=key)
+        return Event(
+            who, EventKind.TEXT, text=message.text, update_key=key, message=str(message.message_id)
+        )
     if message.location:
         return Event(
             who,
@@ -324,6 +328,21 @@ async def event_from(update: Update, fetch: Fetch, pressed: Pressed) -> Event | 
         file_size=fetched.size,
         file=fetched.file,
         download_failed=fetched.failed,
+    )
+
+
+def edited(who: str, key: str, message: Message) -> Event | None:
+    """A changed text is an edit of an answer; a live location moving on is not news (the
+    place was taken when sharing began); any other edit changes nothing."""
+    if message.text is None or message.text.startswith("/"):
+        return None
+    return Event(
+        who,
+        EventKind.TEXT,
+        text=message.text,
+        update_key=key,
+        message=str(message.message_id),
+        edited=True,
     )
 
 
