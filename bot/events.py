@@ -48,6 +48,9 @@ class Event:
     """The platform's id of the person's message, where it has one (an edit names it)."""
     edited: bool = False
     """The person changed a message they had sent: ``text`` is its new wording."""
+    album: str = ""
+    """Photos sent together (one album) share this; ``album_more`` of them follow this one."""
+    album_more: int = 0
 
 
 @dataclass(frozen=True)

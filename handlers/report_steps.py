@@ -57,6 +57,8 @@ class PhotosStep(Step):
 
     async def accept(self, ctx: Context, draft: Draft, event: Event) -> Outcome:
         pending: list[str] = draft.setdefault(self.pending_key, [])
+        if event.kind in (EventKind.PHOTO, EventKind.DOCUMENT) and event.album:
+            return await self._album_photo(ctx, draft, event, pending)
         if event.kind in (EventKind.PHOTO, EventKind.DOCUMENT):
             media = ctx.media
             if media is None or media.photo is None:
@@ -87,6 +89,34 @@ class PhotosStep(Step):
 
     def display(self, ctx: Context, value: Any) -> str:
         return ctx.t("photo.count", count=len(value))
+
+    async def _album_photo(
+        self, ctx: Context, draft: Draft, event: Event, pending: list[str]
+    ) -> Outcome:
+        """Several photos sent at once are one answer, after the last of them: how many were
+        taken, and (once) how many were left out, over the limit or not pictures."""
+        album = draft.get("album") or {}
+        if album.get("id") != event.album:
+            album = {"id": event.album, "left_out": 0, "told": False}
+        media = ctx.media
+        photo = media.photo if media else None
+        if photo is None or len(pending) >= MAX_PHOTOS:
+            album["left_out"] += 1
+        elif photo.sha256 not in pending:
+            pending.append(photo.sha256)
+            gps = photo.gps
+            if gps and "photo_gps" not in draft and out_of_bounds(*gps) is None:
+                draft["photo_gps"] = list(gps)
+        draft["album"] = album
+        if event.album_more:
+            return Stay()
+        key = "photo.received_album" if len(pending) > 1 else "photo.received"
+        text = ctx.t(key, count=len(pending), max=MAX_PHOTOS)
+        if album["left_out"] and not album["told"]:
+            text += "\n" + ctx.t("photo.left_out", n=album["left_out"], max=MAX_PHOTOS)
+            album["told"] = True
+        await ctx.reply(text, self._buttons(ctx, draft))
+        return Stay()
 
 
 @dataclass(kw_only=True)

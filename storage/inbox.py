@@ -29,6 +29,8 @@ class Received:
     chat: str
     payload: dict[str, Any]
     id: int = 0
+    following: int = 0
+    """Deliveries of the same group (a Telegram album) queued right behind this one."""
 
 
 async def store(tx: Tx, deliveries: Sequence[Received], now: datetime) -> None:

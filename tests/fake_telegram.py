@@ -282,6 +282,23 @@ class FakeTelegram(LocalServer):
         moved = {**self._message(user_id, location=place), "message_id": message_id}
         return await self.push({"edited_message": {**moved, "edit_date": int(time.time())}})
 
+    async def album(self, user_id: int, pictures: list[bytes]) -> None:
+        """Sends several photos at once, as Telegram delivers an album: one message each,
+        sharing a ``media_group_id``, all made available together."""
+        group = f"album{next(self._ids)}"
+        updates = []
+        for data in pictures:
+            file_id = f"file{next(self._ids)}"
+            self.files[file_id] = data
+            size = {"file_id": file_id, "file_unique_id": file_id, "width": 1280, "height": 960}
+            message = self._message(user_id, photo=[{**size, "file_size": len(data)}])
+            updates.append(
+                {"update_id": next(self._ids), "message": {**message, "media_group_id": group}}
+            )
+        async with self._changed:
+            self.updates.extend(updates)
+            self._changed.notify_all()
+
     async def voice(self, user_id: int, data: bytes, seconds: int = 4) -> int:
         """Sends a voice note (OGG/Opus, as Telegram records them)."""
         file_id = f"file{next(self._ids)}"

@@ -432,3 +432,28 @@ async def test_a_live_location_is_taken_once_and_its_moves_are_not_answered(
     answers = await server.wait_sent(RIDER, 3)
     assert "没看懂" not in " ".join(a.text for a in answers)
     assert "/cancel" in answers[2].text
+
+
+async def test_an_album_is_one_answer_and_what_is_over_the_limit_is_said_once(
+    server: FakeTelegram, bot_app: App, tmp_path: Path
+) -> None:
+    await server.text(RIDER, "/report")
+    ask = (await server.wait_sent(RIDER, 1))[-1]
+    await server.tap(RIDER, data_of(ask, "食品安全"))
+    await server.wait_sent(RIDER, 2)
+    pictures = [images.photo(tmp_path / f"{n}.jpg", seed=n).read_bytes() for n in range(3)]
+    await server.album(RIDER, pictures)
+    got = (await server.wait_sent(RIDER, 3))[-1]
+    assert "收到 3 张" in got.text and "没有收" not in got.text
+    more = [images.photo(tmp_path / f"m{n}.jpg", seed=10 + n).read_bytes() for n in range(4)]
+    await server.album(RIDER, [*more[:3], b"not a picture"])
+    answer = (await server.wait_sent(RIDER, 4))[-1]
+    assert "收到 5 张" in answer.text and "另外 2 张没有收" in answer.text
+    await server.tap(RIDER, data_of(answer, "照片好了"))
+    sent = await server.wait_sent(RIDER, 5)
+    assert ["收到 3 张" in sent[2].text, "收到 5 张" in sent[3].text] == [True, True]
+    keyboard = json.loads(sent[4].params["reply_markup"])["keyboard"]
+    assert keyboard[0][0]["request_location"] is True, "the next step, not another photo reply"
+    async with bot_app.db.transaction() as tx:
+        conv = await conversations.get(tx, f"telegram:{RIDER}")
+    assert conv is not None and len(conv.draft["photos"]) == 5

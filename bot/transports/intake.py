@@ -13,6 +13,7 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 from functools import partial
 
 from bot.app import Along, App
@@ -41,10 +42,17 @@ HandleOne = Callable[[Received], Awaitable[None]]
 """Translates one delivery and has the app handle it (or settle it, if it carries nothing)."""
 
 
+GroupOf = Callable[[Received], str]
+"""Which group a delivery belongs to ("" for none): several photos sent as one album."""
+
+
 class Intake(LaneWorker):
-    def __init__(self, app: App, platform: str, handle_one: HandleOne) -> None:
+    def __init__(
+        self, app: App, platform: str, handle_one: HandleOne, group_of: GroupOf | None = None
+    ) -> None:
         self._app = app
         self._handle_one = handle_one
+        self._group_of = group_of
         self._lanes: Lanes[Received] = Lanes(
             f"{platform} inbox",
             partial(app.waiting, platform),
@@ -61,10 +69,23 @@ class Intake(LaneWorker):
             await self._app.receive(deliveries, along)
             self._lanes.wake.set()
 
-    async def _work(self, delivery: Received, _: deque[Received]) -> list[Received]:
+    async def _work(self, delivery: Received, queue: deque[Received]) -> list[Received]:
+        delivery = replace(delivery, following=self._following(delivery, queue))
         try:
             await persistently(partial(self._handle_one, delivery), f"handling {delivery.key}")
         except Exception:
             log.exception("%s could not be handled; set aside", delivery.key)
             await persistently(partial(self._app.settle, delivery.key), f"settling {delivery.key}")
         return [delivery]
+
+    def _following(self, delivery: Received, queue: deque[Received]) -> int:
+        """How many of the same group wait right behind: the last of them is answered."""
+        group = self._group_of(delivery) if self._group_of else ""
+        if not group or self._group_of is None:
+            return 0
+        count = 0
+        for later in queue:
+            if self._group_of(later) != group:
+                break
+            count += 1
+        return count

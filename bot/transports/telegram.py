@@ -16,7 +16,7 @@ import hmac
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -331,6 +331,12 @@ async def event_from(update: Update, fetch: Fetch, pressed: Pressed) -> Event | 
     )
 
 
+def album_of(delivery: Received) -> str:
+    """The album (``media_group_id``) a delivered message belongs to, if any."""
+    message = delivery.payload.get("message") or {}
+    return str(message.get("media_group_id") or "")
+
+
 def edited(who: str, key: str, message: Message) -> Event | None:
     """A changed text is an edit of an answer; a live location moving on is not news (the
     place was taken when sharing began); any other edit changes nothing."""
@@ -419,7 +425,7 @@ class TelegramRunner:
             limits.pace,
             overall_per_s=limits.overall_per_s,
         )
-        self.intake = Intake(app, PLATFORM, self._handle)
+        self.intake = Intake(app, PLATFORM, self._handle, album_of)
         self.scheduler = Scheduler(app, after_run=self.delivery.wake.set)
         app.on_queued = self.delivery.wake.set
         self._site: Site | None = None
@@ -548,6 +554,8 @@ class TelegramRunner:
     async def _handle(self, delivery: Received) -> None:
         update = Update.de_json(delivery.payload, self.bot)
         event = await event_from(update, self._fetch, self.app.pressed)
+        if event is not None and (album := album_of(delivery)):
+            event = replace(event, album=album, album_more=delivery.following)
         notice = await handle(self.app, delivery, event)
         if notice is None:
             return
