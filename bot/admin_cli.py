@@ -85,6 +85,13 @@ def add_parser(commands: Any, data_dir: argparse.ArgumentParser) -> None:
         help="the datum of rows without a datum column (gcj02: Chinese map apps)",
     )
 
+    admins = sub.add_parser("admins", help="appoint, dismiss and list admins")
+    admin_actions = admins.add_subparsers(dest="admins_command", required=True)
+    for verb, helped in (("add", "appoint an admin"), ("remove", "dismiss an admin")):
+        person = admin_actions.add_parser(verb, parents=[data_dir], help=helped)
+        person.add_argument("user", metavar="USER", help="platform:id, like wecom:zhangsan")
+    admin_actions.add_parser("list", parents=[data_dir], help="admins appointed in the bot")
+
     log = sub.add_parser("audit", parents=[data_dir], help="who did what, newest last")
     log.add_argument("--format", choices=["table", "json"], default="table")
     log.add_argument("--limit", type=int, default=200)
@@ -105,6 +112,8 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
         name = f"branch_{args.branch_command}"
     if name == "stations":
         name = f"stations_{args.stations_command}"
+    if name == "admins":
+        name = f"admins_{args.admins_command}"
     return asyncio.run(_in_transaction(settings, args, COMMANDS[name]))
 
 
@@ -123,7 +132,7 @@ async def _in_transaction(settings: Settings, args: argparse.Namespace, command:
         await db.close()
 
 
-async def branch_add(tx: Tx, args: argparse.Namespace, _: Settings) -> int:
+async def branch_add(tx: Tx, args: argparse.Namespace, settings: Settings) -> int:
     now = SystemClock().now()
     new = NewBranch(
         code=args.code,
@@ -135,6 +144,7 @@ async def branch_add(tx: Tx, args: argparse.Namespace, _: Settings) -> int:
     branch = await organisation.add_branch(tx, cli_actor(), new, now)
     for user_id in args.secretary:
         await organisation.appoint(tx, cli_actor(), branch.code, user_id, now)
+        await organisation.tell_appointed(tx, catalog(), settings, user_id, branch, now)
     print(branch.code)
     return 0
 
@@ -170,14 +180,15 @@ def _flat(value: object) -> str:
     return str(value)
 
 
-async def branch_edit(tx: Tx, args: argparse.Namespace, _: Settings) -> int:
+async def branch_edit(tx: Tx, args: argparse.Namespace, settings: Settings) -> int:
     now, actor = SystemClock().now(), cli_actor()
     for field in organisation.EDITABLE:
         value = getattr(args, field)
         if value is not None:
             await organisation.edit_branch(tx, actor, args.code, field, value, kind_labels(), now)
     for user_id in args.add_secretary:
-        await organisation.appoint(tx, actor, args.code, user_id, now)
+        branch = await organisation.appoint(tx, actor, args.code, user_id, now)
+        await organisation.tell_appointed(tx, catalog(), settings, user_id, branch, now)
     for user_id in args.remove_secretary:
         await organisation.dismiss(tx, actor, args.code, user_id, now)
     print(args.code.upper())
@@ -229,6 +240,28 @@ async def wechat_contact_url(tx: Tx, settings: Settings) -> str:
         await client.close()
     await kf.set_contact_url(tx, account, contact)
     return contact
+
+
+ADMIN_CHANGES = {
+    "add": (organisation.appoint_admin, "branch.you_are_admin", "branch.admin_appointed"),
+    "remove": (organisation.dismiss_admin, "branch.no_longer_admin", "branch.admin_dismissed"),
+}
+
+
+async def admins_change(tx: Tx, args: argparse.Namespace, _: Settings) -> int:
+    """Appoints or dismisses an admin, audited, and tells them in chat."""
+    change, told, said = ADMIN_CHANGES[args.admins_command]
+    now = SystemClock().now()
+    await change(tx, cli_actor(), args.user, now)
+    await organisation.tell(tx, catalog(), args.user, told, now)
+    print(catalog().t(DEFAULT_LANG, said, user=args.user))
+    return 0
+
+
+async def admins_list(tx: Tx, _: argparse.Namespace, __: Settings) -> int:
+    for user_id in sorted(await branches.appointed_admins(tx)):
+        print(user_id)
+    return 0
 
 
 async def audit_log(tx: Tx, args: argparse.Namespace, _: Settings) -> int:
@@ -294,6 +327,9 @@ COMMANDS: dict[str, Command] = {
     "branch_edit": branch_edit,
     "branch_import": branch_import,
     "branch_qr": branch_qr,
+    "admins_add": admins_change,
+    "admins_remove": admins_change,
+    "admins_list": admins_list,
     "audit": audit_log,
     "stats": stats_figures,
     "compare": compare_roster,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import logging
 import os
 import signal
 from collections.abc import Awaitable, Callable, Iterator
@@ -17,6 +18,8 @@ from bot.config import Settings
 from storage.db import StorageUnavailable
 
 LOCK_FILE = "nuanxin.lock"
+
+log = logging.getLogger(__name__)
 
 
 class StartError(RuntimeError):
@@ -69,6 +72,12 @@ async def serve(settings: Settings, launch: Callable[[App], Awaitable[Stoppable]
         app = await App.open(settings)
         try:
             running = await launch(app)
+            if "admin" not in (await app.staff()).values():
+                log.warning(
+                    "no admin is set up: set NUANXIN_ADMINS (platform:id, like telegram:12345) "
+                    "or run 'nuanxin admin admins add USER'; until then reports that no "
+                    "secretary handles wait unseen, and their riders are told so"
+                )
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGINT, signal.SIGTERM):

@@ -10,6 +10,7 @@ late. Each occurrence of a recurring activity invites when the previous one star
 from __future__ import annotations
 
 import calendar
+import math
 import secrets
 from datetime import datetime, timedelta
 from typing import Any
@@ -30,6 +31,7 @@ from handlers.steps import (
     ChoiceStep,
     Draft,
     Invalid,
+    InvalidInput,
     Outcome,
     Step,
     TextStep,
@@ -340,6 +342,10 @@ async def rsvp(ctx: Context, argument: str) -> None:
     await ctx.say(f"activity.answered_{parts[2]}", title=activity.title)
 
 
+CODE_TRIES = 5
+CODE_WAIT = timedelta(minutes=10)
+
+
 class CheckinStep(Step):
     """A shared location near the place, or the code the secretary announces."""
 
@@ -366,11 +372,26 @@ class CheckinStep(Step):
             draft[self.field] = "location"
             return Advance()
         if event.kind is EventKind.TEXT:
-            if clean_text(event.text, 20) != draft["code"]:
-                return Invalid("activity.bad_code")
-            draft[self.field] = "code"
-            return Advance()
+            try:
+                code = clean_text(event.text, 20)
+            except InvalidInput as bad:
+                return Invalid(bad.key, bad.params)
+            return await self._code(ctx, draft, code)
         return Invalid("activity.checkin_how")
+
+    async def _code(self, ctx: Context, draft: Draft, code: str) -> Outcome:
+        """The code, with ``CODE_TRIES`` wrong ones allowed before a ``CODE_WAIT``: a
+        four-digit code must not be found by trying them all."""
+        activity, occurrence = int(draft["activity"]), from_key(draft["occurrence"])
+        wrong, last = await activities.wrong_codes(ctx.tx, activity, occurrence, ctx.user.id)
+        if wrong >= CODE_TRIES and last is not None and ctx.now - last < CODE_WAIT:
+            minutes = math.ceil((CODE_WAIT - (ctx.now - last)).total_seconds() / 60)
+            return Invalid("activity.code_wait", {"minutes": minutes})
+        if code != draft["code"]:
+            await activities.count_wrong_code(ctx.tx, activity, occurrence, ctx.user.id, ctx.now)
+            return Invalid("activity.bad_code")
+        draft[self.field] = "code"
+        return Advance()
 
 
 class CheckinFlow(Flow):

@@ -15,6 +15,7 @@ from handlers.organisation import (
     appoint,
     appoint_admin,
     dismiss,
+    dismiss_admin,
     edit_branch,
     existing,
     join_link,
@@ -191,16 +192,23 @@ async def appoint_command(ctx: Context, arguments: str) -> None:
 
 
 async def dismiss_command(ctx: Context, arguments: str) -> None:
+    """``/dismiss CODE USER`` ends a secretary's post; ``/dismiss admin USER`` an admin's."""
     parts = arguments.split()
     if len(parts) != 2:
         await ctx.say("branch.dismiss_usage")
         return
+    target, user_id = parts
     try:
-        branch = await dismiss(ctx.tx, ctx.user.id, parts[0], parts[1], ctx.now)
+        if target.lower() == "admin":
+            await dismiss_admin(ctx.tx, ctx.user.id, user_id, ctx.now)
+            await ctx.say("branch.admin_dismissed", user=user_id)
+            await ctx.push(user_id, "branch.no_longer_admin")
+            return
+        branch = await dismiss(ctx.tx, ctx.user.id, target, user_id, ctx.now)
     except BranchError as bad:
         await refuse(ctx, bad)
         return
-    await ctx.say("branch.dismissed", user=parts[1], code=branch.code)
+    await ctx.say("branch.dismissed", user=user_id, code=branch.code)
 
 
 async def qr_command(ctx: Context, code: str) -> None:

@@ -139,5 +139,6 @@ async def file_report(ctx: Context, kind: str, draft: Draft) -> Report:
     report = await reports.create(ctx.tx, new, ref, draft.get("photos", []), ctx.now)
     answer_by = await deadlines.start_clock(ctx, report)
     await ctx.show_menu(f"{kind}.filed", ref=report.ref, by=deadlines.day_of(answer_by))
-    await alert(ctx, report, report.branch_id)
+    if not await alert(ctx, report, report.branch_id):
+        await ctx.say("report.nobody_yet", ref=report.ref)
     return report

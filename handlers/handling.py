@@ -83,8 +83,11 @@ BRANCH_GROUP = "group"
 (WeCom posts to the branch's group robot). A line each, without any rider's name."""
 
 
-async def alert(ctx: Context, report: Report, branch_id: int | None) -> None:
-    for person in await responsible(ctx, branch_id):
+async def alert(ctx: Context, report: Report, branch_id: int | None) -> bool:
+    """Tells whoever handles the item; False when nobody does yet (no secretary up the
+    tree and no admin set up)."""
+    people = await responsible(ctx, branch_id)
+    for person in people:
         for reply in await report_card(ctx, report, person):
             await ctx.send(person, reply)
     branch = await branches.get(ctx.tx, branch_id) if branch_id is not None else None
@@ -98,6 +101,7 @@ async def alert(ctx: Context, report: Report, branch_id: int | None) -> None:
             branch=branch.name,
         )
         await ctx.send(f"{BRANCH_GROUP}:{branch.id}", Reply(text=text))
+    return bool(people)
 
 
 async def act(ctx: Context, argument: str) -> None:

@@ -16,8 +16,9 @@ from urllib.parse import quote
 
 from bot.config import Settings
 from bot.events import Reply
+from bot.i18n import Catalog
 from bot.qr import render_qr
-from storage import audit, branches, outbox
+from storage import audit, branches, outbox, users
 from storage.branches import Branch, NewBranch
 from storage.db import Tx
 
@@ -152,6 +153,39 @@ async def appoint_admin(tx: Tx, actor: str, user_id: str, now: datetime) -> None
         raise BranchError("branch.bad_user", user=user_id)
     await branches.add_admin(tx, user_id, actor, now)
     await audit.record(tx, actor, "admin_appoint", user_id, now)
+    await _role_changed(tx, user_id, now)
+
+
+async def tell(
+    tx: Tx, messages: Catalog, user_id: str, key: str, now: datetime, **params: object
+) -> None:
+    """A message to someone in their own language, from outside a chat (the command line)."""
+    lang = await users.lang_of(tx, user_id)
+    await outbox.add(tx, user_id, Reply(text=messages.t(lang, key, **params)), now)
+
+
+async def tell_appointed(
+    tx: Tx, messages: Catalog, settings: Settings, user_id: str, branch: Branch, now: datetime
+) -> None:
+    """A secretary appointed on the command line hears of it as in chat: with the join card."""
+    link = join_link(settings, branch.code)
+    await tell(
+        tx,
+        messages,
+        user_id,
+        "branch.you_are_secretary",
+        now,
+        name=branch.name,
+        code=branch.code,
+        link=link or f"/join {branch.code}",
+    )
+
+
+async def dismiss_admin(tx: Tx, actor: str, user_id: str, now: datetime) -> None:
+    """Only an admin appointed in the bot; those of ``NUANXIN_ADMINS`` are the operator's."""
+    if not await branches.remove_admin(tx, user_id):
+        raise BranchError("branch.not_admin", user=user_id)
+    await audit.record(tx, actor, "admin_dismiss", user_id, now)
     await _role_changed(tx, user_id, now)
 
 

@@ -151,6 +151,30 @@ async def check_in(
     return cursor.rowcount == 1
 
 
+async def wrong_codes(
+    tx: Tx, activity_id: int, occurrence: datetime, user_id: str
+) -> tuple[int, datetime | None]:
+    """How many wrong check-in codes the rider gave for this occurrence, and the last when."""
+    row = await fetch_one(
+        tx,
+        "SELECT failures, last_at FROM checkin_tries "
+        "WHERE activity_id = ? AND occurrence = ? AND user_id = ?",
+        (activity_id, to_db(occurrence), user_id),
+    )
+    return (row["failures"], from_db(row["last_at"])) if row else (0, None)
+
+
+async def count_wrong_code(
+    tx: Tx, activity_id: int, occurrence: datetime, user_id: str, now: datetime
+) -> None:
+    await tx.execute(
+        "INSERT INTO checkin_tries (activity_id, occurrence, user_id, failures, last_at) "
+        "VALUES (?, ?, ?, 1, ?) ON CONFLICT (activity_id, occurrence, user_id) DO UPDATE SET "
+        "failures = failures + 1, last_at = excluded.last_at",
+        (activity_id, to_db(occurrence), user_id, to_db(now)),
+    )
+
+
 async def checked_in(tx: Tx, activity_id: int, occurrence: datetime, user_id: str) -> bool:
     row = await fetch_one(
         tx,

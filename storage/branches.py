@@ -216,6 +216,11 @@ async def authority(tx: Tx, user_id: str) -> Authority:
     return Authority(appointed_admin=len(runs) < len(rows), runs=runs)
 
 
+async def remove_admin(tx: Tx, user_id: str) -> bool:
+    cursor = await tx.execute("DELETE FROM admins WHERE user_id = ?", (user_id,))
+    return cursor.rowcount == 1
+
+
 async def appointed_admins(tx: Tx) -> frozenset[str]:
     rows = await fetch_all(tx, "SELECT user_id FROM admins")
     return frozenset(row["user_id"] for row in rows)

@@ -391,6 +391,19 @@ outbox, not lost, and a status update's item is named so a secretary can see it 
 WeChat customer-service accounts keep where their message pull stands (the cursor survives a
 restart) and whether a callback asked for a pull that has not finished."""
 
+M014_CHECKIN_TRIES = """
+CREATE TABLE checkin_tries (
+    activity_id INTEGER NOT NULL,
+    occurrence TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    failures INTEGER NOT NULL,
+    last_at TEXT NOT NULL,
+    PRIMARY KEY (activity_id, occurrence, user_id)
+);
+"""
+"""Wrong check-in codes per rider and activity: a few tries, then a wait, so a four-digit
+code cannot be guessed by trying them all."""
+
 MIGRATIONS: tuple[str, ...] = (
     M001_INITIAL,
     M002_REPORTS,
@@ -405,4 +418,5 @@ MIGRATIONS: tuple[str, ...] = (
     M011_INBOX,
     M012_ANSWERS_FIRST,
     M013_WECHAT,
+    M014_CHECKIN_TRIES,
 )

@@ -14,6 +14,7 @@ from openpyxl import Workbook, load_workbook
 from bot.app import App
 from bot.cli import main
 from bot.config import Settings
+from storage import outbox
 from tests import images
 from tests.chat import Chat
 from tests.test_declaration import UP_TO_POLITICAL
@@ -34,7 +35,7 @@ def run(capsys: pytest.CaptureFixture[str], *args: str, code: int = 0) -> str:
 
 def admin(capsys: pytest.CaptureFixture[str], data: Path, *args: str, code: int = 0) -> str:
     """``nuanxin admin <group> [<action>] --data-dir DATA …``"""
-    head = 2 if args[0] == "branch" else 1
+    head = 2 if args[0] in ("branch", "admins") else 1
     return run(capsys, "admin", *args[:head], "--data-dir", str(data), *args[head:], code=code)
 
 
@@ -200,3 +201,36 @@ def test_stats_and_xlsx_exports_show_what_riders_declared(
     run(capsys, "export", "members", "--unmasked", "--data-dir", str(data))
     log = json.loads(admin(capsys, data, "audit", "--format", "json"))
     assert [e["action"] for e in log] == ["export_unmasked"]
+
+
+def messages_to(data: Path, user: str) -> list[str]:
+    """What the bot has queued for ``user`` (a running bot sends it)."""
+
+    async def read() -> list[str]:
+        app = await App.open(Settings(data_dir=data))
+        try:
+            async with app.db.reading() as tx:
+                return [m.reply.text for m in await outbox.to_recipient(tx, user)]
+        finally:
+            await app.close()
+
+    return asyncio.run(read())
+
+
+def test_people_appointed_on_the_command_line_are_told_and_admins_can_be_dismissed(
+    capsys: pytest.CaptureFixture[str], data: Path
+) -> None:
+    add = ("branch", "add", "--name", "张江站支部", "--kind", "station", "--code", "zj0001")
+    admin(capsys, data, *add, "--secretary", "telegram:700")
+    assert any("「张江站支部」的书记" in m for m in messages_to(data, "telegram:700"))
+    admin(capsys, data, "branch", "edit", "ZJ0001", "--add-secretary", "wecom:lisi")
+    assert any("支部码：ZJ0001" in m for m in messages_to(data, "wecom:lisi"))
+
+    assert "现在是管理员" in admin(capsys, data, "admins", "add", "telegram:42")
+    assert admin(capsys, data, "admins", "list").split() == ["telegram:42"]
+    assert "不再是管理员" in admin(capsys, data, "admins", "remove", "telegram:42")
+    assert admin(capsys, data, "admins", "list").split() == []
+    told = messages_to(data, "telegram:42")
+    assert any("被任命为管理员" in m for m in told) and any("不再是管理员" in m for m in told)
+    refused = admin(capsys, data, "admins", "remove", "telegram:42", code=2)
+    assert "不是在机器人里任命的管理员" in refused

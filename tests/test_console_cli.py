@@ -207,8 +207,9 @@ def test_one_script_plays_rider_secretary_and_admin(tmp_path: Path) -> None:
         nuanxin("console", "--data-dir", data, stdin=ROLES_SCRIPT, cwd=tmp_path, env=env)
     )
     to_secretary = [body for to, body in said if to == "sec"]
-    assert to_secretary[0] == "👋 有骑手加入了「张江站支部」。\n"
-    assert to_secretary[1].startswith("🔔 诉求 SQ-")
+    assert to_secretary[0].startswith("🎖 您被任命为「张江站支部」的书记。")
+    assert to_secretary[1] == "👋 有骑手加入了「张江站支部」。\n"
+    assert to_secretary[2].startswith("🔔 诉求 SQ-")
     assert any("已改为「已解决」" in body for body in to_secretary)
     to_rider = [body for to, body in said if to == "rider"]
     assert any("已给站点装了饮水机" in body and "[5] 5⭐" in body for body in to_rider)

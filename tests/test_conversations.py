@@ -3,10 +3,12 @@ middle of one, checking in twice. Read as a rider would live them."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
+from pathlib import Path
 
 from bot.app import App
 from bot.clock import CHINA, ManualClock
+from bot.config import Settings
 from tests.chat import Chat
 from tests.test_activities import PLACE, monthly_activity
 from tests.test_declaration import declared, draft_of
@@ -81,3 +83,41 @@ async def test_a_time_already_past_is_refused_not_moved_to_next_year(app: App) -
     assert "已经过去" not in (await admin.say("01-05 09:00")).text
     draft = await draft_of(app, "console:admin") or {}
     assert str(draft["when"]).startswith("2027-01-05T01:00")
+
+
+async def test_a_few_wrong_check_in_codes_then_a_wait(app: App, clock: ManualClock) -> None:
+    clock.set(datetime(2026, 9, 28, 15, 0, tzinfo=CHINA))
+    _, rider, code = await monthly_activity(app)
+    clock.set(datetime(2026, 10, 1, 9, 10, tzinfo=CHINA))
+    wrong = f"{(int(code) + 1) % 10_000:04d}"
+    await rider.say("/checkin")
+    for _ in range(5):
+        assert "签到码不对" in (await rider.say(wrong)).text
+    assert "10 分钟后再试" in (await rider.say(code)).text
+    clock.advance(timedelta(minutes=10))
+    assert "签到成功" in (await rider.say(code)).text
+
+
+async def test_a_report_nobody_can_handle_yet_says_so_to_the_rider(
+    tmp_path: Path, clock: ManualClock
+) -> None:
+    app = await App.open(Settings(data_dir=tmp_path / "alone"), clock)
+    try:
+        rider = Chat(app, "rider")
+        await rider.script("/grievance", "tap:饮水难", "没有饮水点", "tap:跳过", "tap:跳过")
+        filed = await rider.script("tap:可以显示", "tap:确认提交")
+        assert "还没有书记或管理员负责处理" in filed.text
+    finally:
+        await app.close()
+
+
+async def test_an_admin_appointed_in_chat_can_be_dismissed_and_is_told(app: App) -> None:
+    admin, other = Chat(app, "admin"), Chat(app, "zhao")
+    await admin.say("/appoint admin console:zhao")
+    assert "没有权限" not in (await other.say("/stats")).text
+    dismissed = await admin.say("/dismiss admin console:zhao")
+    assert "不再是管理员" in dismissed.text
+    assert any("不再是管理员" in r.text for r in dismissed.to("zhao"))
+    assert "没有权限" in (await other.say("/stats")).text
+    refused = await admin.say("/dismiss admin console:admin")
+    assert "NUANXIN_ADMINS" in refused.text
