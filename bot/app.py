@@ -16,6 +16,7 @@ from bot.health import HealthCheck
 from bot.i18n import Catalog, catalog
 from bot.memory import keep_large_blocks_apart
 from handlers import broadcast
+from handlers.actions import Role
 from handlers.dispatch import Dispatcher
 from handlers.registry import build_registry
 from handlers.timers import TimerRunner
@@ -163,6 +164,10 @@ class App:
         if authority.appointed_admin:
             return "admin"
         return "secretary" if authority.runs else "rider"
+
+    def commands(self, role: str) -> tuple[str, ...]:
+        """The commands of a role's menu ("rider", "secretary", "admin"), from the one list."""
+        return self.dispatcher.commands(Role(role))
 
     async def lang_of(self, user_id: str) -> str:
         async with self.db.reading() as tx:

@@ -19,6 +19,9 @@ class Role(StrEnum):
     ADMIN = "admin"
 
 
+ROLE_ORDER = (Role.RIDER, Role.SECRETARY, Role.ADMIN)
+
+
 @dataclass(frozen=True)
 class Action:
     name: str
@@ -30,6 +33,9 @@ class Action:
     """May run while a flow is in progress (help, language, cancel) without abandoning it."""
     ends_flow: bool = False
     """Run in the middle of a flow, leaves it first, saying so (the menu, a fresh start)."""
+    listed: bool = False
+    """Shown, as its first command with ``command.<command>``, in the command menus of the
+    roles it serves and in their /help."""
     role: Role = Role.RIDER
 
 
@@ -43,6 +49,11 @@ class Registry:
 
     def by_name(self, name: str) -> Action | None:
         return next((a for a in self.actions if a.name == name), None)
+
+    def commands(self, role: Role) -> tuple[str, ...]:
+        """The commands a person of ``role`` is offered: those of their role and below."""
+        reach = ROLE_ORDER[: ROLE_ORDER.index(role) + 1]
+        return tuple(a.commands[0] for a in self.actions if a.listed and a.role in reach)
 
     def menu(self) -> tuple[tuple[str, str], ...]:
         return tuple((a.menu_label, a.name) for a in self.actions if a.menu_label)

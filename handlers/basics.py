@@ -26,7 +26,10 @@ async def show_menu(ctx: Context, _: str) -> None:
 
 
 async def show_help(ctx: Context, _: str) -> None:
-    await ctx.say("help.text")
+    """The basics, then every command this person may use, theirs by role."""
+    lines = [ctx.t("help.text"), ctx.t("help.commands")]
+    lines += [f"/{command} — {ctx.t(f'command.{command}')}" for command in ctx.commands]
+    await ctx.reply("\n".join(lines))
     ctx.show_step_again = True
 
 

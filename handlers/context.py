@@ -34,6 +34,8 @@ class Context:
     catalog: Catalog
     conversation: Conversation | None = None
     menu_items: tuple[tuple[str, str], ...] = ()
+    commands: tuple[str, ...] = ()
+    """The commands this person's role offers (their /help lists them)."""
     media: Media | None = None
     """The photo or voice note of this event, already checked and stored."""
     show_step_again: bool = False

@@ -63,6 +63,8 @@ class Dispatcher:
                 user = await users.touch(tx, event.user, now)
                 authority = await branches.authority(tx, user.id)
                 conversation = await conversations.get(tx, user.id)
+                is_admin = user.id in self._settings.admins or authority.appointed_admin
+                role = Role.ADMIN if is_admin else Role.SECRETARY if authority.runs else Role.RIDER
                 ctx = Context(
                     tx=tx,
                     user=user,
@@ -71,8 +73,9 @@ class Dispatcher:
                     catalog=self._catalog,
                     conversation=conversation,
                     menu_items=self._registry.menu(),
+                    commands=self._registry.commands(role),
                     media=media,
-                    is_admin=user.id in self._settings.admins or authority.appointed_admin,
+                    is_admin=is_admin,
                     secretary_of=authority.runs,
                 )
                 await self._expire_stale_draft(ctx)
@@ -185,6 +188,9 @@ class Dispatcher:
         await action.run(ctx, argument.strip())
         if ctx.show_step_again and ctx.conversation is not None:
             await engine.reprompt(ctx, self._flow(ctx))
+
+    def commands(self, role: Role) -> tuple[str, ...]:
+        return self._registry.commands(role)
 
     def _flow(self, ctx: Context) -> engine.Flow:
         assert ctx.conversation is not None

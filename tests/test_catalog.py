@@ -54,8 +54,9 @@ def test_the_shipped_font_draws_chinese_not_empty_boxes(tmp_path: Path) -> None:
 
 def test_every_message_a_code_names_exists() -> None:
     """Keys built from codes (a kind, an amenity, a status) escape the literal scan above."""
-    from bot.transports.telegram import MENUS
     from handlers import activities, broadcast, declare, exports, organisation, stations
+    from handlers.actions import Role
+    from handlers.registry import build_registry
 
     built = [
         *(f"activity.kind.{k}" for k in activities.KINDS),
@@ -71,7 +72,7 @@ def test_every_message_a_code_names_exists() -> None:
         *(f"handle.ask_{v}" for v in ("res", "rej", "dup")),
         *(f"export.{w}" for w in exports.WHAT),
         *(f"broadcast.audience.{a.value}" for a in broadcast.AUDIENCES),
-        *(f"command.{c}" for c in MENUS["admin"]),
+        *(f"command.{c}" for c in build_registry().commands(Role.ADMIN)),
         *(f"political.{p.value}" for p in declare.POLITICAL_STATUSES),
         *(f"duty.{d.value}" for d in declare.DUTIES),
     ]

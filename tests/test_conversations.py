@@ -121,3 +121,12 @@ async def test_an_admin_appointed_in_chat_can_be_dismissed_and_is_told(app: App)
     assert "没有权限" in (await other.say("/stats")).text
     refused = await admin.say("/dismiss admin console:admin")
     assert "NUANXIN_ADMINS" in refused.text
+
+
+async def test_help_lists_each_person_their_own_commands(app: App) -> None:
+    rider_help = (await Chat(app, "rider").say("/help")).text
+    assert "/stations — " in rider_help and "/whoami — " in rider_help
+    assert "/pending" not in rider_help and "/stats" not in rider_help
+    admin_help = (await Chat(app, "admin").say("/help")).text
+    assert "/pending — " in admin_help and "/stats — " in admin_help
+    assert "/setstatus — " in admin_help

@@ -15,7 +15,8 @@ from bot.clock import ManualClock
 from bot.config import Secret, Settings
 from bot.events import Reply, Venue
 from bot.transports.delivery import ChatPace
-from bot.transports.telegram import MENUS, Limits, TelegramRunner
+from bot.transports.telegram import Limits, TelegramRunner
+from handlers.actions import Role
 from handlers.registry import build_registry
 from storage import conversations, outbox, reports
 from tests import images
@@ -185,11 +186,13 @@ async def test_command_menus_are_set_per_role(server: FakeTelegram, bot_app: App
     assert "setstatus" in [c["command"] for c in admin[0]]
     assert {"report", "grievance", "declare"} <= {c["command"] for c in default[0]}
     registry = build_registry()
-    for role, commands in MENUS.items():
-        for command in commands:
+    for role in Role:
+        for command in registry.commands(role):
             action = registry.by_command(command)
             assert action is not None, command
-            assert role == "admin" or action.role.value in ("rider", role), command
+            assert role is Role.ADMIN or action.role in (Role.RIDER, role), command
+    riders = registry.commands(Role.RIDER)
+    assert "stations" in riders and "whoami" in riders and "pending" not in riders
 
 
 async def test_the_webhook_refuses_requests_without_the_secret(

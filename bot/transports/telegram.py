@@ -60,36 +60,6 @@ from storage.inbox import Received
 PLATFORM = "telegram"
 TEXT_LIMIT = 4096
 CAPTION_LIMIT = 1024
-RIDER_COMMANDS = (
-    "report",
-    "grievance",
-    "declare",
-    "records",
-    "points",
-    "join",
-    "checkin",
-    "menu",
-    "lang",
-    "cancel",
-    "help",
-)
-SECRETARY_COMMANDS = ("pending", "newactivity", "activities", "broadcast", "qr", "whoami")
-ADMIN_COMMANDS = (
-    "stats",
-    "export",
-    "branches",
-    "newbranch",
-    "editbranch",
-    "appoint",
-    "dismiss",
-    "setstatus",
-)
-MENUS = {
-    "rider": RIDER_COMMANDS,
-    "secretary": RIDER_COMMANDS + SECRETARY_COMMANDS,
-    "admin": RIDER_COMMANDS + SECRETARY_COMMANDS + ADMIN_COMMANDS,
-}
-
 log = logging.getLogger(__name__)
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
@@ -372,7 +342,7 @@ MENU_LANGUAGES = {"zh": None, "en": "en"}
 
 
 def menu(app: App, lang: str, role: str) -> list[BotCommand]:
-    return [BotCommand(c, app.catalog.t(lang, f"command.{c}")) for c in MENUS[role]]
+    return [BotCommand(c, app.catalog.t(lang, f"command.{c}")) for c in app.commands(role)]
 
 
 async def set_menu(bot: Bot, app: App, chat_id: int, role: str) -> None:
