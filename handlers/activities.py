@@ -20,7 +20,8 @@ from bot.events import Button, Event, EventKind, Reply, Request
 from bot.i18n import DEFAULT_LANG
 from handlers import engine
 from handlers.branch_step import BranchStep
-from handlers.context import MENU_SCOPE, Context
+from handlers.buttons import pack, unpack
+from handlers.context import Context
 from handlers.engine import Flow
 from handlers.geo import distance_m
 from handlers.quiet import push_when_quiet
@@ -248,7 +249,7 @@ async def invite(ctx: Context, activity: Activity, occurrence: datetime) -> int:
             tuple(
                 Button(
                     ctx.catalog.t(lang, f"activity.{value}"),
-                    f"{MENU_SCOPE}:rsvp:{activity.id}:{key}:{value}",
+                    pack("rsvp", activity.id, key, value),
                 )
                 for value in ("yes", "no")
             ),
@@ -323,23 +324,25 @@ async def remind_due(ctx: Context, payload: dict[str, object]) -> str:
     return "sent"
 
 
+ANSWERS = frozenset({"yes", "no"})
+
+
 async def rsvp(ctx: Context, argument: str) -> None:
     """``rsvp:ID:OCCURRENCE:yes|no`` from an invitation."""
-    parts = argument.split(":")
-    activity = await activities.get(ctx.tx, int(parts[0])) if parts[0].isdigit() else None
-    if activity is None or len(parts) != 3 or parts[2] not in ("yes", "no"):
+    activity_id, occurrence, answer = unpack(argument, int, from_key, ANSWERS)
+    activity = await activities.get(ctx.tx, activity_id)
+    if activity is None:
         ctx.alert("hint.unknown_button")
         return
     membership = await branches.membership(ctx.tx, ctx.user.id)
     if membership is None or membership.id not in activity.branch_ids:
         ctx.alert("hint.not_allowed")
         return
-    occurrence = from_key(parts[1])
     if occurrence <= ctx.now:
         ctx.alert("activity.too_late")
         return
-    await activities.answer(ctx.tx, activity.id, occurrence, ctx.user.id, parts[2], ctx.now)
-    await ctx.say(f"activity.answered_{parts[2]}", title=activity.title)
+    await activities.answer(ctx.tx, activity.id, occurrence, ctx.user.id, answer, ctx.now)
+    await ctx.say(f"activity.answered_{answer}", title=activity.title)
 
 
 CODE_TRIES = 5

@@ -52,7 +52,7 @@ async def choose_language(ctx: Context, choice: str) -> None:
     if choice:
         await ctx.say("hint.unknown_language", choice=choice)
     buttons = [
-        ctx.menu_button("lang.name", f"lang:{code}", name=name)
+        ctx.menu_button("lang.name", "lang", code, name=name)
         for code, name in LANGUAGE_NAMES.items()
     ]
     await ctx.reply(ctx.t("lang.pick"), rows(buttons, 2))

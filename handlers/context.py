@@ -9,12 +9,12 @@ from bot.config import Settings
 from bot.events import Button, Reply, Request
 from bot.i18n import DEFAULT_LANG, Catalog
 from bot.media import Media
+from handlers.buttons import MENU_SCOPE, pack
 from storage import outbox, timers, users
 from storage.conversations import Conversation
 from storage.db import Tx
 from storage.users import User
 
-MENU_SCOPE = "m"
 """Button data ``m:<action>`` starts an action and is valid at any time."""
 
 
@@ -69,8 +69,11 @@ class Context:
         token = self.conversation.token if self.conversation else MENU_SCOPE
         return Button(self.t(label_key, **params), f"{token}:{value}")
 
-    def menu_button(self, label_key: str, action: str, **params: object) -> Button:
-        return Button(self.t(label_key, **params), f"{MENU_SCOPE}:{action}")
+    def menu_button(
+        self, label_key: str, action: str, *fields: str | int, **params: object
+    ) -> Button:
+        """A button that runs ``action`` with ``fields`` (see :mod:`handlers.buttons`)."""
+        return Button(self.t(label_key, **params), pack(action, *fields))
 
     async def reply(
         self,

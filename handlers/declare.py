@@ -296,7 +296,7 @@ async def show_declaration(ctx: Context, declaration: Declaration) -> None:
         assert step.label_key and step.field
         lines.append(f"{ctx.t(step.label_key)}：{step.display(ctx, draft[step.field])}")
     buttons = [
-        ctx.menu_button("button.update", "declare:edit"),
+        ctx.menu_button("button.update", "declare", "edit"),
         ctx.menu_button("button.withdraw", "withdraw"),
     ]
     await ctx.reply("\n".join(lines), rows(buttons, 2))

@@ -21,7 +21,8 @@ from bot.i18n import Catalog
 from bot.media import Media, prepare_media
 from handlers import engine
 from handlers.actions import Action, Registry, Role
-from handlers.context import MENU_SCOPE, Context
+from handlers.buttons import MENU_SCOPE, Malformed
+from handlers.context import Context
 from storage import branches, conversations, inbox, outbox, users
 from storage.db import Database, is_storage_failure
 
@@ -185,7 +186,12 @@ class Dispatcher:
             await ctx.say("flow.busy", title=ctx.t(flow.title_key))
             await engine.reprompt(ctx, flow)
             return
-        await action.run(ctx, argument.strip())
+        try:
+            await action.run(ctx, argument.strip())
+        except Malformed:
+            if not from_button:
+                raise
+            ctx.alert("hint.stale_button")
         if ctx.show_step_again and ctx.conversation is not None:
             await engine.reprompt(ctx, self._flow(ctx))
 

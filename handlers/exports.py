@@ -242,7 +242,7 @@ async def export_command(ctx: Context, arguments: str) -> None:
     words = arguments.replace(":", " ").split()
     what = next((w for w in words if w in WHAT), None)
     if what is None:
-        buttons = [ctx.menu_button(f"export.{name}", f"export:{name}:xlsx") for name in WHAT]
+        buttons = [ctx.menu_button(f"export.{name}", "export", name, "xlsx") for name in WHAT]
         await ctx.reply(ctx.t("export.pick"), rows(buttons, 1))
         return
     fmt = next((w for w in words if w in ("xlsx", "csv", "json")), "xlsx")

@@ -11,7 +11,8 @@ from bot.events import Button, Reply
 from bot.i18n import DEFAULT_LANG
 from bot.photos import photo_path, stored_file
 from handlers import engine
-from handlers.context import MENU_SCOPE, Context
+from handlers.buttons import pack, unpack
+from handlers.context import Context
 from handlers.engine import Flow
 from handlers.lifecycle import StatusError, change_status, confirm
 from handlers.routing import responsible
@@ -22,6 +23,7 @@ from storage.reports import OPEN_STATUSES, Report
 HAZARD_POINTS = 10
 """Earned by each reporter of a hazard a secretary confirms (受理) or resolves."""
 VERBS_WITH_NOTE = {"res": "resolved", "rej": "rejected", "dup": "duplicate"}
+VERBS = frozenset({"show", "ack", "fwd", *VERBS_WITH_NOTE})
 
 
 async def reporter_name(ctx: Context, report: Report, lang: str) -> str:
@@ -57,7 +59,7 @@ async def report_card(ctx: Context, report: Report, recipient: str) -> list[Repl
     if report.status in OPEN_STATUSES:
 
         def act(key: str, verb: str) -> Button:
-            return Button(t(lang, key), f"{MENU_SCOPE}:act:{verb}:{report.ref}")
+            return Button(t(lang, key), pack("act", verb, report.ref))
 
         above = await branches.ancestors(ctx.tx, report.branch_id) if report.branch_id else []
         first_row = (act("handle.ack", "ack"), *([act("handle.fwd", "fwd")] if above else []))
@@ -106,7 +108,7 @@ async def alert(ctx: Context, report: Report, branch_id: int | None) -> bool:
 
 async def act(ctx: Context, argument: str) -> None:
     """``act:VERB:REF`` from a card's buttons."""
-    verb, _, ref = argument.partition(":")
+    verb, ref = unpack(argument, VERBS, str)
     report = await reports.get(ctx.tx, ref)
     if report is None:
         ctx.alert("report.not_found", ref=ref)

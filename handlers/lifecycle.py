@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from bot.events import Button, Reply
 from handlers import engine
+from handlers.buttons import unpack
 from handlers.context import Context, Label, rows
 from handlers.engine import Flow
 from handlers.report_steps import DescriptionStep
@@ -88,10 +89,8 @@ async def change_status(
 
 
 def rating_buttons(ctx: Context, report: Report) -> tuple[tuple[Button, ...], ...]:
-    stars = [ctx.menu_button("rating.star", f"rate:{report.ref}:{n}", n=n) for n in range(1, 6)]
-    again = (
-        [ctx.menu_button("button.reopen", f"reopen:{report.ref}")] if not report.reopened else []
-    )
+    stars = [ctx.menu_button("rating.star", "rate", report.ref, n, n=n) for n in range(1, 6)]
+    again = [ctx.menu_button("button.reopen", "reopen", report.ref)] if not report.reopened else []
     return (tuple(stars), *rows(again, 1))
 
 
@@ -143,10 +142,7 @@ async def _own_resolved(ctx: Context, ref: str) -> Report | None:
 
 
 async def rate(ctx: Context, argument: str) -> None:
-    ref, _, stars = argument.partition(":")
-    if stars not in {"1", "2", "3", "4", "5"}:
-        await ctx.say("hint.unknown_button")
-        return
+    ref, stars = unpack(argument, str, frozenset({"1", "2", "3", "4", "5"}))
     report = await _own_resolved(ctx, ref)
     if report is None:
         return

@@ -47,7 +47,5 @@ async def offer_branches(ctx: Context, declaration: Declaration) -> None:
     if not nearby:
         await ctx.say("member.none_nearby")
         return
-    buttons = [
-        ctx.menu_button("member.join_button", f"join:{b.code}", name=b.name) for b in nearby
-    ]
+    buttons = [ctx.menu_button("member.join_button", "join", b.code, name=b.name) for b in nearby]
     await ctx.reply(ctx.t("member.offer"), rows(buttons, 1))

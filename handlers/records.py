@@ -14,7 +14,7 @@ async def list_records(ctx: Context, _: str) -> None:
         return
     buttons = [
         ctx.menu_button(
-            "records.item", f"record:{r.ref}", ref=r.ref, status=ctx.t(f"status.{r.status}")
+            "records.item", "record", r.ref, ref=r.ref, status=ctx.t(f"status.{r.status}")
         )
         for r in mine
     ]

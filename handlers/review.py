@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from bot.events import Button, Reply
 from handlers import engine
-from handlers.context import MENU_SCOPE, Context, rows
+from handlers.buttons import pack, unpack
+from handlers.context import Context, rows
 from handlers.engine import Flow
 from handlers.phone import mask
 from handlers.routing import responsible
@@ -44,8 +45,8 @@ async def declaration_card(ctx: Context, declaration: Declaration, recipient: st
     target = declaration.user_id
     buttons = (
         (
-            Button(t(lang, "review.verify"), f"{MENU_SCOPE}:decl:ok:{target}"),
-            Button(t(lang, "review.reject"), f"{MENU_SCOPE}:decl:no:{target}"),
+            Button(t(lang, "review.verify"), pack("decl", "ok", target)),
+            Button(t(lang, "review.reject"), pack("decl", "no", target)),
         ),
     )
     return Reply(text=text, buttons=buttons)
@@ -58,7 +59,7 @@ async def alert_declaration(ctx: Context, declaration: Declaration) -> None:
 
 async def decide(ctx: Context, argument: str) -> None:
     """``decl:ok|no|show:USER`` from a declaration card."""
-    verb, _, user_id = argument.partition(":")
+    verb, user_id = unpack(argument, frozenset({"ok", "no", "show"}), str)
     declaration = await declarations.get(ctx.tx, user_id)
     if declaration is None:
         ctx.alert("review.gone")
@@ -142,7 +143,11 @@ async def pending(ctx: Context, _: str) -> None:
         return
     entries = sorted(
         [
-            (d.updated_at, ctx.t("review.pending_person", name=d.name), f"decl:show:{d.user_id}")
+            (
+                d.updated_at,
+                ctx.t("review.pending_person", name=d.name),
+                pack("decl", "show", d.user_id),
+            )
             for d in waiting_people
         ]
         + [
@@ -156,7 +161,7 @@ async def pending(ctx: Context, _: str) -> None:
                     category=ctx.t(f"{r.kind}.cat.{r.category}"),
                     status=ctx.t(f"status.{r.status}"),
                 ),
-                f"act:show:{r.ref}",
+                pack("act", "show", r.ref),
             )
             for r in waiting_items
         ]
@@ -169,7 +174,7 @@ async def pending(ctx: Context, _: str) -> None:
                     category=ctx.t(f"{r.kind}.cat.{r.category}"),
                     status=ctx.t(f"status.{r.status}"),
                 ),
-                f"act:show:{r.ref}",
+                pack("act", "show", r.ref),
             )
             for r in undelivered
         ],
@@ -178,7 +183,7 @@ async def pending(ctx: Context, _: str) -> None:
     lines = [ctx.t("review.pending_title", count=len(entries))]
     lines += [f"{n}. {label}" for n, (_, label, _) in enumerate(entries, start=1)]
     buttons = [
-        Button(f"{n}. {label}"[:60], f"{MENU_SCOPE}:{action}")
+        Button(f"{n}. {label}"[:60], action)
         for n, (_, label, action) in enumerate(entries[:10], start=1)
     ]
     await ctx.reply("\n".join(lines), rows(buttons, 1))

@@ -289,7 +289,7 @@ async def show_nearest(
         none = ctx.t("stations.none_near", km=f"{radius / 1000:g}")
         await ctx.reply(
             f"{none}\n{ctx.t('stations.suggest_hint')}",
-            ((ctx.menu_button("stations.suggest", "stationfb:new"),),),
+            ((ctx.menu_button("stations.suggest", "stationfb", "new"),),),
         )
         return
     lines = [ctx.t("stations.found", count=len(found))]
@@ -320,10 +320,10 @@ async def show_nearest(
             ),
         )
     buttons = [
-        ctx.menu_button("stations.problem", f"stationfb:{item.station.id}", n=n)
+        ctx.menu_button("stations.problem", "stationfb", item.station.id, n=n)
         for n, item in enumerate(found, start=1)
     ]
-    buttons.append(ctx.menu_button("stations.suggest", "stationfb:new"))
+    buttons.append(ctx.menu_button("stations.suggest", "stationfb", "new"))
     await ctx.reply("\n".join(lines), rows(buttons, 3))
 
 

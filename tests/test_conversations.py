@@ -6,10 +6,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from bot.app import App
 from bot.clock import CHINA, ManualClock
 from bot.config import Settings
-from tests.chat import Chat
+from handlers.buttons import Malformed, pack, unpack
+from tests.chat import Chat, press
 from tests.test_activities import PLACE, monthly_activity
 from tests.test_declaration import declared, draft_of
 
@@ -130,3 +133,34 @@ async def test_help_lists_each_person_their_own_commands(app: App) -> None:
     admin_help = (await Chat(app, "admin").say("/help")).text
     assert "/pending — " in admin_help and "/stats — " in admin_help
     assert "/setstatus — " in admin_help
+
+
+@pytest.mark.parametrize(
+    "forged",
+    [
+        "m:rsvp:1:garbage:yes",
+        "m:rsvp:x:202610010900:yes",
+        "m:rsvp:1:202610010900:maybe",
+        "m:act:explode:YH-20261201-0001",
+        "m:act:ack",
+        "m:decl:ok",
+        "m:decl:burn:console:rider",
+        "m:rate:SQ-20261201-0001:11",
+        "m:rate",
+    ],
+)
+async def test_forged_or_malformed_button_data_is_an_expired_button(app: App, forged: str) -> None:
+    assert "按钮已经过期" in await press(app, forged, "console:admin")
+    answer = await press(app, forged, "console:rider")
+    assert "按钮已经过期" in answer or "没有权限" in answer, answer
+
+
+def test_button_data_is_packed_and_unpacked_by_type() -> None:
+    data = pack("rsvp", 12, "202610010900", "yes")
+    assert data == "m:rsvp:12:202610010900:yes" and len(data.encode()) <= 64
+    _, _, argument = data.split(":", 2)
+    assert unpack(argument, int, str, frozenset({"yes", "no"})) == (12, "202610010900", "yes")
+    assert unpack("ok:telegram:42", frozenset({"ok"}), str) == ("ok", "telegram:42")
+    for bad in ("１２:202610010900:yes", "99999999999999999999:x:yes", "12:x"):
+        with pytest.raises(Malformed):
+            unpack(bad, int, str, frozenset({"yes", "no"}))

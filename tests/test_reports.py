@@ -300,7 +300,7 @@ async def test_a_rider_rates_after_resolution_and_may_reopen_once(
     assert (report.status, report.rating, report.rating_comment) == ("closed", 4, "处理得很快")
     assert report.reopened
     assert "不能评价" in await press(app, f"m:rate:{ref}:5")
-    assert "按钮无效" in await press(app, f"m:rate:{ref}:9")
+    assert "已经过期" in await press(app, f"m:rate:{ref}:9")
     assert "按钮无效" in await press(app, f"m:rate:{ref}:5", user="console:intruder")
 
 
