@@ -117,12 +117,21 @@ class Context:
     async def say(self, key: str, /, **params: object) -> None:
         await self.reply(self.t(key, **params))
 
-    async def send(self, recipient: str, reply: Reply, *, about: str | None = None) -> None:
+    async def send(
+        self,
+        recipient: str,
+        reply: Reply,
+        *,
+        about: str | None = None,
+        card_of: str | None = None,
+    ) -> None:
         """Queues a message; ``about`` names the item a status update concerns, so that one
-        waiting to reach its rider shows on the item."""
-        self.sent.append(
-            await outbox.add(self.tx, recipient, reply, self.now, bulk=self.bulk, about=about)
+        waiting to reach its rider shows on the item; ``card_of`` the item a handler's card
+        shows, so that it can be brought up to date."""
+        added = await outbox.add(
+            self.tx, recipient, reply, self.now, bulk=self.bulk, about=about, card_of=card_of
         )
+        self.sent.append(added)
 
     async def push(self, recipient: str, key: str, /, **params: object) -> None:
         """A message to someone else, in their own language."""

@@ -90,7 +90,9 @@ async def alert(ctx: Context, report: Report, branch_id: int | None) -> bool:
     tree and no admin set up)."""
     people = await responsible(ctx, branch_id)
     for person in people:
-        for reply in await report_card(ctx, report, person):
+        card, *more = await report_card(ctx, report, person)
+        await ctx.send(person, card, card_of=report.ref)
+        for reply in more:
             await ctx.send(person, reply)
     branch = await branches.get(ctx.tx, branch_id) if branch_id is not None else None
     if branch is not None and branch.robot_webhook:
@@ -139,12 +141,34 @@ async def apply(ctx: Context, report: Report, status: str, note: str) -> bool:
         await ctx.reply((await ctx.render_for(ctx.user.id, bad.key, **bad.params)).text)
         return False
     await audit.record(ctx.tx, ctx.user.id, f"report_{status}", report.ref, ctx.now, note)
+    await bring_cards_up_to_date(ctx, report.ref, status)
     if report.kind == "hazard" and status in ("acknowledged", "resolved"):
         await award_points(ctx, report)
     if report.kind == "hazard" and status == "rejected":
         await take_back_points(ctx, report)
     await confirm(ctx, report, status)
     return True
+
+
+async def bring_cards_up_to_date(ctx: Context, ref: str, status: str) -> None:
+    """Every other handler's card of the item is edited in place (where the platform can) to
+    show its new state and who changed it, without the buttons nobody should press now."""
+    report = await reports.get(ctx.tx, ref)
+    assert report is not None
+    actor = await declarations.get(ctx.tx, ctx.user.id)
+    for card in await outbox.cards_of(ctx.tx, ref):
+        if card.recipient == ctx.user.id:
+            continue
+        lang = await users.lang_of(ctx.tx, card.recipient)
+        handled = ctx.catalog.t(
+            lang,
+            "card.handled",
+            who=actor.name if actor else ctx.user.id,
+            status=ctx.catalog.t(lang, f"status.{status}"),
+        )
+        current, *_ = await report_card(ctx, report, card.recipient)
+        text = f"{current.text}\n{handled}"
+        await ctx.send(card.recipient, Reply(text=text, photo=current.photo, edit_of=card.id))
 
 
 async def award_points(ctx: Context, report: Report) -> None:

@@ -404,6 +404,13 @@ CREATE TABLE checkin_tries (
 """Wrong check-in codes per rider and activity: a few tries, then a wait, so a four-digit
 code cannot be guessed by trying them all."""
 
+M015_CARDS = """
+ALTER TABLE outbox ADD COLUMN card_of TEXT;
+CREATE INDEX outbox_cards ON outbox(card_of) WHERE card_of IS NOT NULL;
+"""
+"""A handler's card names its item, so that when one handler acts every other card of the
+item can be edited to say so."""
+
 MIGRATIONS: tuple[str, ...] = (
     M001_INITIAL,
     M002_REPORTS,
@@ -419,4 +426,5 @@ MIGRATIONS: tuple[str, ...] = (
     M012_ANSWERS_FIRST,
     M013_WECHAT,
     M014_CHECKIN_TRIES,
+    M015_CARDS,
 )

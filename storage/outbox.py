@@ -24,12 +24,14 @@ async def add(
     *,
     bulk: bool = False,
     about: str | None = None,
+    card_of: str | None = None,
 ) -> int:
     """Queues a message; ``bulk`` ones (and every broadcast copy) wait while answers go;
-    ``about`` names the item a status update is about."""
+    ``about`` names the item a status update is about, ``card_of`` the item a handler's card
+    shows."""
     cursor = await tx.execute(
         "INSERT INTO outbox (recipient, payload, has_buttons, created_at, broadcast_id, bulk, "
-        "about) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        "about, card_of) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         (
             recipient,
             reply.to_json(),
@@ -38,6 +40,7 @@ async def add(
             broadcast_id,
             1 if bulk or broadcast_id is not None else 0,
             about,
+            card_of,
         ),
     )
     assert cursor.lastrowid is not None
@@ -173,6 +176,14 @@ async def last_keyboard(tx: Tx, recipient: str, within: int = 50) -> Reply | Non
         (recipient, within),
     )
     return Reply.from_json(row["payload"]) if row else None
+
+
+async def cards_of(tx: Tx, ref: str) -> list[Outgoing]:
+    """Every handler's card of an item, oldest first."""
+    rows = await fetch_all(
+        tx, "SELECT id, recipient, payload FROM outbox WHERE card_of = ? ORDER BY id", (ref,)
+    )
+    return [Outgoing(row["id"], row["recipient"], Reply.from_json(row["payload"])) for row in rows]
 
 
 async def to_recipient(tx: Tx, recipient: str) -> list[Outgoing]:

@@ -55,15 +55,8 @@ async def new_branch(server: FakeTelegram, name: str, kind: str) -> tuple[Call, 
     return created, code.group(1)
 
 
-async def test_rider_secretary_and_admin_over_telegram(
-    server: FakeTelegram, runner: TelegramRunner
-) -> None:
-    created, code = await new_branch(server, "美团张江站支部", "网点站点")
-    assert created.method == "sendPhoto"
-    welcome = await walk(server, ADMIN, ("say", f"/appoint {code} telegram:{SECRETARY}", "书记"))
-    assert "telegram:700" in welcome.text
-    assert (await expect(server, SECRETARY, "书记")).method == "sendPhoto"
-
+async def file_grievance(server: FakeTelegram, code: str) -> str:
+    """The rider joins the branch and files a 饮水难 grievance; its reference."""
     filed = await walk(
         server,
         RIDER,
@@ -75,7 +68,20 @@ async def test_rider_secretary_and_admin_over_telegram(
     )
     ref = re.search(r"SQ-\d{8}-\d{4}", filed.text)
     assert ref
-    card = await expect(server, SECRETARY, ref.group(0))
+    return ref.group(0)
+
+
+async def test_rider_secretary_and_admin_over_telegram(
+    server: FakeTelegram, runner: TelegramRunner
+) -> None:
+    created, code = await new_branch(server, "美团张江站支部", "网点站点")
+    assert created.method == "sendPhoto"
+    welcome = await walk(server, ADMIN, ("say", f"/appoint {code} telegram:{SECRETARY}", "书记"))
+    assert "telegram:700" in welcome.text
+    assert (await expect(server, SECRETARY, "书记")).method == "sendPhoto"
+
+    ref = await file_grievance(server, code)
+    card = await expect(server, SECRETARY, ref)
     assert "站点附近没有饮水点" in card.text
     await server.press(SECRETARY, "属实，受理")
     await expect(server, RIDER, "已受理")
@@ -93,7 +99,7 @@ async def test_rider_secretary_and_admin_over_telegram(
     assert figures.method == "sendPhoto"
     assert "响应率 100%" in figures.text and "满意率 100%" in figures.text
 
-    await server.tap(RIDER, f"m:act:ack:{ref.group(0)}")
+    await server.tap(RIDER, f"m:act:ack:{ref}")
     await server.wait_for(
         lambda: any("没有权限" in c.params.get("text", "") for c in server.calls)
     )
@@ -119,12 +125,38 @@ async def test_a_voice_note_reaches_the_secretary_as_a_voice_message(
         RIDER,
         *AFTER_THE_DESCRIPTION,
     )
-    ref = re.search(r"SQ-\d{8}-\d{4}", filed.text)
-    assert ref
-    card = await expect(server, SECRETARY, ref.group(0))
+    found = re.search(r"SQ-\d{8}-\d{4}", filed.text)
+    assert found
+    ref = found.group(0)
+    card = await expect(server, SECRETARY, ref)
     assert "语音（下一条可以听）" in card.text
     voice = await expect(server, SECRETARY, "语音说明")
-    assert voice.method == "sendVoice" and ref.group(0) in voice.text
+    assert voice.method == "sendVoice" and ref in voice.text
+
+
+async def test_when_one_secretary_acts_the_other_card_is_edited_in_place(
+    server: FakeTelegram, runner: TelegramRunner
+) -> None:
+    other = 701
+    _, code = await new_branch(server, "美团张江站支部", "网点站点")
+    for person in (SECRETARY, other):
+        await walk(server, ADMIN, ("say", f"/appoint {code} telegram:{person}", "书记"))
+    ref = await file_grievance(server, code)
+    assert (await expect(server, other, ref)).buttons
+    await expect(server, SECRETARY, ref)
+    await server.press(SECRETARY, "属实，受理")
+    await server.wait_for(
+        lambda: any(
+            c.method.startswith("edit") and "已受理" in c.text for c in server.sent_to(other)
+        )
+    )
+    edited = next(c for c in server.sent_to(other) if c.method.startswith("edit"))
+    assert edited.method == "editMessageText" and edited.buttons == []
+    assert "telegram:700 已处理：已受理" in edited.text
+    shown = server.shown[(other, int(edited.params["message_id"]))]
+    assert "已处理" in shown
+    cards = [c for c in server.sent_to(other) if c.method.startswith("send")]
+    assert [ref in c.text for c in cards].count(True) == 1
 
 
 def menu_of(server: FakeTelegram, chat: int) -> list[str] | None:

@@ -166,10 +166,17 @@ def chunks(text: str, limit: int = TEXT_LIMIT) -> list[str]:
 
 
 async def edit(bot: Bot, chat_id: int, message_id: int, reply: Reply) -> None:
+    """Changes a message in place: its caption when it carries a picture, else its text."""
+    markup = inline_keyboard(reply)
     try:
-        await bot.edit_message_text(
-            reply.text[:TEXT_LIMIT], chat_id, message_id, reply_markup=inline_keyboard(reply)
-        )
+        if reply.photo:
+            await bot.edit_message_caption(
+                chat_id, message_id, caption=reply.text[:CAPTION_LIMIT], reply_markup=markup
+            )
+        else:
+            await bot.edit_message_text(
+                reply.text[:TEXT_LIMIT], chat_id, message_id, reply_markup=markup
+            )
     except BadRequest as bad:
         if "not modified" not in str(bad).lower():
             raise
