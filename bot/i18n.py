@@ -1,7 +1,9 @@
 """The message catalog: every user-facing string, Chinese first, English second.
 
 Strings live in ``messages.toml`` as ``[key] zh = … en = …`` so a missing translation shows
-up right beside its original. Placeholders use ``str.format`` names.
+up right beside its original. Placeholders use ``str.format`` names. English counts things:
+an entry may name its counting placeholder (``plural = "count"``) and give the singular
+(``en_one``), used when that count is 1.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from functools import cache
 from importlib import resources
 
 LANGS: tuple[str, ...] = ("zh", "en")
+PLURAL = "plural"
+"""An entry's field naming the placeholder that counts; ``<lang>_one`` is its singular."""
 DEFAULT_LANG = "zh"
 
 
@@ -28,6 +32,9 @@ class Catalog:
         """The text for ``key`` in ``lang``, falling back to Chinese; a missing key raises."""
         entry = self._messages[key]
         template = entry.get(lang) or entry[DEFAULT_LANG]
+        counted = entry.get(PLURAL)
+        if counted and params.get(counted) == 1 and f"{lang}_one" in entry:
+            template = entry[f"{lang}_one"]
         return template.format(**params) if params else template
 
 

@@ -14,7 +14,7 @@ from bot.badge import BadgeText, render_badge
 from bot.events import Event, EventKind, Request
 from handlers import engine
 from handlers.context import Context, rows
-from handlers.engine import Flow
+from handlers.engine import Flow, field_line
 from handlers.membership import offer_branches
 from handlers.phone import normalize_mobile
 from handlers.review import alert_declaration
@@ -293,8 +293,7 @@ async def show_declaration(ctx: Context, declaration: Declaration) -> None:
     draft = draft_from(ctx, declaration)
     lines = [ctx.t("declare.mine", status=ctx.t(f"declaration_status.{declaration.status}"))]
     for step in DECLARATION.answered(draft):
-        assert step.label_key and step.field
-        lines.append(f"{ctx.t(step.label_key)}：{step.display(ctx, draft[step.field])}")
+        lines.append(field_line(ctx, step, draft))
     buttons = [
         ctx.menu_button("button.update", "declare", "edit"),
         ctx.menu_button("button.withdraw", "withdraw"),

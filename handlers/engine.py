@@ -215,6 +215,14 @@ def _conversation(ctx: Context) -> Conversation:
     return ctx.conversation
 
 
+def field_line(ctx: Context, step: Step, draft: Draft) -> str:
+    """One answer as the summary shows it: its label, then the value, in the person's
+    language (a full-width colon in Chinese)."""
+    assert step.label_key and step.field
+    label, value = ctx.t(step.label_key), step.display(ctx, draft[step.field])
+    return ctx.t("flow.field_line", label=label, value=value)
+
+
 class SummaryStep(Step):
     """Shows every answer with confirm / edit / cancel; edit offers one button per field."""
 
@@ -229,8 +237,7 @@ class SummaryStep(Step):
         assert self.flow.summary_title_key
         lines = [ctx.t(self.flow.summary_title_key)]
         for step in self.flow.answered(draft):
-            assert step.label_key and step.field
-            lines.append(f"{ctx.t(step.label_key)}：{step.display(ctx, draft[step.field])}")
+            lines.append(field_line(ctx, step, draft))
         buttons = (
             (ctx.button("button.confirm", "confirm"),),
             (ctx.button("button.edit", "edit"), ctx.button("button.cancel", "cancel")),

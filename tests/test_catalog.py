@@ -9,7 +9,7 @@ from pathlib import Path
 from PIL import Image
 
 from bot.badge import BadgeText, font, render_badge
-from bot.i18n import LANGS, catalog
+from bot.i18n import LANGS, PLURAL, catalog
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -22,9 +22,25 @@ def test_every_message_has_every_language_with_the_same_placeholders() -> None:
     messages = catalog()
     for key in messages.all_keys():
         entry = messages.entry(key)
-        assert set(entry) == set(LANGS), key
+        languages = {name for name in entry if name in LANGS}
+        assert languages == set(LANGS), key
         assert all(entry[lang].strip() for lang in LANGS), key
         assert placeholders(entry["zh"]) == placeholders(entry["en"]), key
+        if counted := entry.get(PLURAL):
+            assert counted in placeholders(entry["en"]) and "en_one" in entry, key
+            assert set(entry) == {*LANGS, "en_one", PLURAL}, key
+            assert placeholders(entry["en_one"]) <= placeholders(entry["en"]), key
+        else:
+            assert set(entry) == set(LANGS), key
+
+
+def test_english_counts_one_thing_in_the_singular() -> None:
+    messages = catalog()
+    assert messages.t("en", "branch.list_title", count=1) == "🏠 1 organisation:"
+    assert messages.t("en", "branch.list_title", count=2) == "🏠 2 organisations:"
+    one = messages.t("en", "join.line", ref="SQ-1", about="", count=1)
+    assert one.endswith("(1 rider)")
+    assert messages.t("zh", "join.line", ref="SQ-1", about="", count=1).endswith("（1人反映）")
 
 
 def test_every_literal_key_in_the_code_is_in_the_catalog() -> None:

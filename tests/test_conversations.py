@@ -164,3 +164,11 @@ def test_button_data_is_packed_and_unpacked_by_type() -> None:
     for bad in ("１２:202610010900:yes", "99999999999999999999:x:yes", "12:x"):
         with pytest.raises(Malformed):
             unpack(bad, int, str, frozenset({"yes", "no"}))
+
+
+async def test_an_english_summary_reads_as_english(app: App, rider: Chat) -> None:
+    await rider.say("/lang en")
+    await rider.script("/grievance", "tap:No drinking water", "no water near the station")
+    summary = await rider.script("tap:Skip", "tap:Skip", "tap:Show my name")
+    assert "Description: no water near the station\nPhotos: 0" in summary.text
+    assert "：" not in summary.text and "，" not in summary.text
