@@ -147,6 +147,8 @@ class Outgoing:
     """Set on each copy of a broadcast, whose progress moves as copies are delivered."""
     bulk: bool = False
     """Sent with what capacity answers leave (broadcast copies, what timers send)."""
+    card_of: str | None = None
+    """The item this handler's card shows: many waiting for one person become a summary."""
 
     @property
     def platform(self) -> str:

@@ -90,10 +90,8 @@ async def alert(ctx: Context, report: Report, branch_id: int | None) -> bool:
     tree and no admin set up)."""
     people = await responsible(ctx, branch_id)
     for person in people:
-        card, *more = await report_card(ctx, report, person)
-        await ctx.send(person, card, card_of=report.ref)
-        for reply in more:
-            await ctx.send(person, reply)
+        for reply in await report_card(ctx, report, person):
+            await ctx.send(person, reply, card_of=report.ref)
     branch = await branches.get(ctx.tx, branch_id) if branch_id is not None else None
     if branch is not None and branch.robot_webhook:
         text = ctx.catalog.t(

@@ -56,7 +56,7 @@ async def unsent(
     kinds = (0, 1) if bulk is None else (int(bulk),)
     rows = await fetch_all(
         tx,
-        "SELECT id, recipient, payload, broadcast_id, bulk FROM outbox "
+        "SELECT id, recipient, payload, broadcast_id, bulk, card_of FROM outbox "
         "WHERE sent_at IS NULL AND held = 0 "
         f"AND bulk IN ({', '.join('?' * len(kinds))}) AND id > ? "
         "AND recipient LIKE ? ORDER BY id LIMIT ?",
@@ -69,12 +69,13 @@ async def unsent(
             Reply.from_json(row["payload"]),
             row["broadcast_id"],
             bulk=bool(row["bulk"]),
+            card_of=row["card_of"],
         )
         for row in rows
     ]
 
 
-OUTCOMES = ("sent", "failed", "blocked", "superseded", "held")
+OUTCOMES = ("sent", "failed", "blocked", "superseded", "held", "merged")
 
 
 @dataclass(frozen=True)
@@ -179,9 +180,13 @@ async def last_keyboard(tx: Tx, recipient: str, within: int = 50) -> Reply | Non
 
 
 async def cards_of(tx: Tx, ref: str) -> list[Outgoing]:
-    """Every handler's card of an item, oldest first."""
+    """Every handler's card of an item (the message with its buttons, not its further
+    photos), oldest first; not those a flood's summary stood for: there is nothing to edit."""
     rows = await fetch_all(
-        tx, "SELECT id, recipient, payload FROM outbox WHERE card_of = ? ORDER BY id", (ref,)
+        tx,
+        "SELECT id, recipient, payload FROM outbox WHERE card_of = ? AND has_buttons = 1 "
+        "AND coalesce(outcome, '') != 'merged' ORDER BY id",
+        (ref,),
     )
     return [Outgoing(row["id"], row["recipient"], Reply.from_json(row["payload"])) for row in rows]
 

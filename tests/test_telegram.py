@@ -20,7 +20,9 @@ from handlers.actions import Role
 from handlers.registry import build_registry
 from storage import conversations, outbox, reports
 from tests import images
+from tests.chat import Chat
 from tests.conftest import TELEGRAM_ADMIN as ADMIN
+from tests.conftest import telegram_bot
 from tests.fake_telegram import TOKEN, Call, FakeTelegram
 
 RIDER = 501
@@ -460,3 +462,31 @@ async def test_an_album_is_one_answer_and_what_is_over_the_limit_is_said_once(
     async with bot_app.db.transaction() as tx:
         conv = await conversations.get(tx, f"telegram:{RIDER}")
     assert conv is not None and len(conv.draft["photos"]) == 5
+
+
+async def test_a_flood_of_alerts_becomes_one_summary_with_a_way_to_the_list(
+    server: FakeTelegram, tmp_path: Path, clock: ManualClock
+) -> None:
+    data = tmp_path / "data"
+    admins = frozenset({f"telegram:{ADMIN}"})
+    filing = await App.open(Settings(data_dir=data, admins=admins), clock)
+    try:
+        for n in range(20):
+            rider = Chat(filing, f"r{n}")
+            asked = await rider.script("/grievance", "tap:饮水难")
+            if "同类诉求" in asked.text:
+                await rider.tap("新问题")
+            await rider.script(f"第{n}个站点没有水", "tap:跳过", "tap:跳过", "tap:可以显示")
+            assert "SQ-" in (await rider.tap("确认提交")).text
+    finally:
+        await filing.close()
+    paced = Limits(overall_per_s=0, chat_burst=3, chat_per_s=0.05)
+    async with telegram_bot(server, data, clock, ADMIN, paced):
+        [summary] = await server.wait_sent(ADMIN, 1)
+        assert "20 件新事项" in summary.text and "还有 15 件" in summary.text
+        assert summary.text.count("• ") == 5
+        assert [label for label, _ in summary.buttons] == ["📥 查看待处理"]
+        await server.tap(ADMIN, summary.buttons[0][1])
+        listed = (await server.wait_sent(ADMIN, 2))[-1]
+        assert "待处理 20 件" in listed.text
+    assert len(server.sent_to(ADMIN)) == 2

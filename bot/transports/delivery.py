@@ -17,9 +17,10 @@ from dataclasses import dataclass, replace
 from functools import partial
 
 from bot.app import App
-from bot.events import Outgoing, Reply
+from bot.events import Button, Outgoing, Reply
 from bot.transports.gate import RateGate
 from bot.transports.lanes import Lanes, LaneWorker, persistently
+from handlers.buttons import pack
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +93,10 @@ def plain(message: Outgoing) -> bool:
     )
 
 
+FLOOD_SHOWN = 5
+"""Items a flood's summary names; the rest are in /pending."""
+
+
 class Delivery(LaneWorker):
     IN_FLIGHT = 16
     """Requests on the wire at once: enough to fill Telegram's 30 messages/s over round trips
@@ -117,6 +122,8 @@ class Delivery(LaneWorker):
         limit is per minute and whose readers want a digest, not a stream)."""
         self._send_one = send_one
         self._pace = ChatPace(pace)
+        self._per_minute = None if pace.per_s is None else pace.burst + int(pace.per_s * 60)
+        """Cards one person can be sent in a minute: more waiting are a flood."""
         self._gate = RateGate(overall_per_s)
         self._wire = asyncio.Semaphore(self.IN_FLIGHT)
         self._bulk_wire = asyncio.Semaphore(self.IN_FLIGHT - self.KEPT_FOR_ANSWERS)
@@ -133,7 +140,8 @@ class Delivery(LaneWorker):
         self.look_again = self._lanes.look_again
 
     async def _send(self, message: Outgoing, queue: deque[Outgoing]) -> list[Outgoing]:
-        """Sends one message (with the plain texts after it, when merging) and marks it.
+        """Sends one message (with the plain texts after it, when merging; with every card
+        waiting, as one summary, in a flood) and marks it.
 
         A mark the database does not take (a full disk) is tried again until it is: the
         chat's next messages wait for it, in order, rather than the message going twice."""
@@ -142,16 +150,22 @@ class Delivery(LaneWorker):
         if target is not None and any(m.reply.edit_of == target for m in queue):
             delivered_as, outcome = None, "superseded"
         else:
+            flooded = self._flood(message, queue)
+            if flooded:
+                batch = flooded
+                message = replace(message, reply=await self._summary(message, flooded))
             await asyncio.sleep(self._pace.delay(message.address))
             while self._merge and queue and plain(message) and plain(queue[0]):
                 batch.append(queue.popleft())
-            if len(batch) > 1:
+            if len(batch) > 1 and not flooded:
                 merged = Reply(text="\n\n".join(m.reply.text for m in batch))
                 message = replace(message, reply=merged)
             answers_behind = any(not waiting.bulk for waiting in queue)
             await self._gate.take(message.address, bulk=message.bulk and not answers_behind)
             async with self._bulk_wire if message.bulk else contextlib.nullcontext(), self._wire:
                 delivered_as, outcome = await self._send_until_done(message)
+            if flooded and outcome == "sent":
+                delivered_as, outcome = None, "merged"
         for done in batch:
             mark = partial(
                 self.app.mark_sent,
@@ -162,6 +176,32 @@ class Delivery(LaneWorker):
             )
             await persistently(mark, f"marking message {done.id} sent")
         return batch
+
+    def _flood(self, message: Outgoing, queue: deque[Outgoing]) -> list[Outgoing]:
+        """When more cards wait for one person than the platform lets through in a minute,
+        all of them (this one first), taken out of the queue; else none."""
+        if message.card_of is None or self._per_minute is None:
+            return []
+        waiting = [m for m in queue if m.card_of is not None]
+        if len(waiting) + 1 <= self._per_minute:
+            return []
+        for card in waiting:
+            queue.remove(card)
+        return [message, *waiting]
+
+    async def _summary(self, first: Outgoing, cards: list[Outgoing]) -> Reply:
+        """ "12 件新事项", the first few, and a button to the list."""
+        lang = await self.app.lang_of(first.recipient)
+        t = self.app.catalog.t
+        items: dict[str | None, str] = {}
+        for card in cards:
+            items.setdefault(card.card_of, card.reply.text.split("\n", 1)[0])
+        lines = [t(lang, "flood.summary", count=len(items))]
+        lines += [f"• {head}" for head in list(items.values())[:FLOOD_SHOWN]]
+        if len(items) > FLOOD_SHOWN:
+            lines.append(t(lang, "flood.more", count=len(items) - FLOOD_SHOWN))
+        button = Button(t(lang, "flood.pending"), pack("pending"))
+        return Reply(text="\n".join(lines), buttons=((button,),))
 
     async def _send_until_done(self, message: Outgoing) -> tuple[str | None, str]:
         """Sends one message, retrying transient trouble with growing pauses; returns the
