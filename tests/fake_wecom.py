@@ -41,6 +41,10 @@ class FakeWeCom(LocalServer):
     expire_once: bool = False
     left: set[str] = field(default_factory=set)
     """Members no longer in the app: sending to them reports them invalid."""
+    card_updates: list[dict[str, Any]] = field(default_factory=list)
+    """What ``update_template_card`` was asked, by response code."""
+    _cards: dict[str, str] = field(default_factory=dict)
+    """Response code → the member whose card it updates (each code works once)."""
     _tokens: dict[str, str] = field(default_factory=dict)
     """The access token of each secret (the app's, the customer-service account's)."""
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
@@ -56,6 +60,7 @@ class FakeWeCom(LocalServer):
             web.post("/cgi-bin/media/upload", self._upload),
             web.get("/cgi-bin/media/get", self._get),
             web.post("/cgi-bin/webhook/send", self._robot),
+            web.post("/cgi-bin/message/update_template_card", self._update_card),
         ]
 
     def to(self, user: str) -> list[dict[str, Any]]:
@@ -89,7 +94,24 @@ class FakeWeCom(LocalServer):
         async with self._changed:
             self.sent.append(message)
             self._changed.notify_all()
-        return web.json_response({"errcode": 0, "msgid": f"msg{next(self._ids)}"})
+        answer: dict[str, Any] = {"errcode": 0, "msgid": f"msg{next(self._ids)}"}
+        if message["msgtype"] == "template_card":
+            code = f"code{next(self._ids)}"
+            self._cards[code] = message["touser"]
+            answer["response_code"] = code
+        return web.json_response(answer)
+
+    async def _update_card(self, request: web.Request) -> web.Response:
+        if refusal := self._refusal(request):
+            return refusal
+        asked = await request.json()
+        member = self._cards.pop(asked.get("response_code", ""), None)
+        if member is None or asked.get("userids") != [member]:
+            return web.json_response({"errcode": 40008, "errmsg": "invalid response_code"})
+        async with self._changed:
+            self.card_updates.append(asked)
+            self._changed.notify_all()
+        return web.json_response({"errcode": 0, "errmsg": "ok"})
 
     async def _robot(self, request: web.Request) -> web.Response:
         message = await request.json()

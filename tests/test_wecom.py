@@ -306,6 +306,14 @@ def test_missing_wecom_settings_are_named_in_a_one_line_error(
     assert error == "nuanxin: set WECOM_CORP_ID, WECOM_SECRET, WECOM_TOKEN, WECOM_AES_KEY\n"
 
 
+async def console_grievance(app: App) -> str:
+    """A rider in the console joins ZJ0001 and files a 饮水难 grievance; its reference."""
+    rider = Chat(app, "rider")
+    await rider.script("/join ZJ0001", "/grievance", "tap:饮水难", "没有饮水点")
+    done = await rider.script("tap:跳过", "tap:跳过", "tap:可以显示", "tap:确认提交")
+    return ref_in(done.text, "SQ")
+
+
 async def test_a_branch_group_robot_gets_alerts_without_names_merged_under_its_limit(
     bot: WeComRunner, wecom: FakeWeCom
 ) -> None:
@@ -316,10 +324,7 @@ async def test_a_branch_group_robot_gets_alerts_without_names_merged_under_its_l
     admin = member(bot, "admin")
     await admin.say(f"/editbranch ZJ0001 robot {wecom.api_url}/webhook/send?key=robot-key")
     await bot.intake.idle()
-    rider = Chat(bot.app, "rider")
-    await rider.script("/join ZJ0001", "/grievance", "tap:饮水难", "没有饮水点")
-    done = await rider.script("tap:跳过", "tap:跳过", "tap:可以显示", "tap:确认提交")
-    ref = ref_in(done.text, "SQ")
+    ref = await console_grievance(bot.app)
     bot.wake()
     await bot.robots.idle()
     assert wecom.robot == [
@@ -372,3 +377,29 @@ async def test_an_expired_card_button_is_answered_with_a_message(
     await replies(wecom, "zhangsan", 2)
     await zhang.tap(buttons_of(categories)[0][1])
     assert "按钮已经过期" in text_of((await replies(wecom, "zhangsan", 3))[2])
+
+
+async def test_when_one_secretary_acts_the_others_card_is_settled_in_place(
+    bot: WeComRunner, wecom: FakeWeCom
+) -> None:
+    async with bot.app.db.transaction() as tx:
+        await branches.create(
+            tx, NewBranch("ZJ0001", "张江站支部", "station"), bot.app.clock.now()
+        )
+    admin = member(bot, "admin")
+    for secretary in ("zhang", "wang"):
+        await admin.say(f"/appoint ZJ0001 wecom:{secretary}")
+    await bot.intake.idle()
+    ref = await console_grievance(bot.app)
+    bot.wake()
+    await wecom.wait_for(
+        lambda: all(
+            any(ref in text_of(m) for m in wecom.to(person)) for person in ("zhang", "wang")
+        )
+    )
+    card = next(m for m in wecom.to("zhang") if ref in text_of(m))
+    await member(bot, "zhang").tap(next(key for label, key in buttons_of(card) if "受理" in label))
+    await wecom.wait_for(lambda: bool(wecom.card_updates))
+    [update] = wecom.card_updates
+    assert update["userids"] == ["wang"] and "已处理：已受理" in update["button"]["replace_name"]
+    assert not any(m.get("touser") == "wang" and "已处理" in text_of(m) for m in wecom.sent)

@@ -54,6 +54,10 @@ ROBOT_PACE = Pace(burst=5, per_s=15 / 60)
 TEXT_LIMIT = 600
 """Characters per text message: WeCom's limit is 2048 bytes, and Chinese takes three each."""
 CARD_BUTTONS = 6
+CARD = "card:"
+"""Marks what a card was delivered as: the code that updates it (a handler's card settled by
+another handler shows who did what, its buttons gone)."""
+CARD_LABEL = 30
 
 log = logging.getLogger(__name__)
 
@@ -207,21 +211,30 @@ def renderings(app: App, reply: Reply, address: str, task: str, lang: str) -> li
 
 def sender(app: App, client: WeComClient) -> SendOne:
     async def send_one(message: Outgoing) -> str:
+        """Returns ``card:<response_code>`` for a card with buttons (what updating it takes),
+        else WeCom's message id."""
         reply, address = message.reply, message.address
         task = f"nx{message.id}{uuid.uuid4().hex[:8]}"
         try:
-            sent = ""
+            if reply.edit_of is not None:
+                earlier = await app.delivered_as(reply.edit_of) or ""
+                if earlier.startswith(CARD):
+                    label = reply.text.rsplit("\n", 1)[-1][:CARD_LABEL]
+                    await client.settle_card(address, earlier.removeprefix(CARD), label)
+                    return earlier
+            sent, card = "", ""
             lang = await app.lang_of(message.recipient)
             for payload in renderings(app, reply, address, task, lang):
-                sent = await client.send(payload)
+                answer = await client.send(payload)
+                sent, card = str(answer.get("msgid", "")), str(answer.get("response_code") or card)
             files = (("image", reply.photo), ("file", reply.document), ("file", reply.voice))
             for kind, path in files:
                 if path:
                     media = await client.upload(kind, Path(path))
-                    sent = await client.send(
+                    await client.send(
                         {"touser": address, "msgtype": kind, kind: {"media_id": media}}
                     )
-            return sent
+            return f"{CARD}{card}" if card else sent
         except WeComError as bad:
             if bad.code in NOT_A_MEMBER:
                 raise Unreachable(str(bad)) from bad

@@ -105,14 +105,28 @@ class WeComClient:
             raise WeComError(code, str(answer.get("errmsg", "")))
         return answer
 
-    async def send(self, message: dict[str, Any]) -> str:
+    async def send(self, message: dict[str, Any]) -> dict[str, Any]:
+        """WeCom's answer: ``msgid``, and for a card with buttons its ``response_code``."""
         answer = await self.call(
             "POST", "message/send", json={**message, "agentid": self.agent_id}
         )
         invalid = answer.get("invaliduser", "")
         if invalid:
             raise WeComError(81013, f"invalid user {invalid}")
-        return str(answer.get("msgid", ""))
+        return answer
+
+    async def settle_card(self, member: str, response_code: str, label: str) -> None:
+        """Turns a card's buttons into one that cannot be pressed, saying ``label``."""
+        await self.call(
+            "POST",
+            "message/update_template_card",
+            json={
+                "userids": [member],
+                "agentid": self.agent_id,
+                "response_code": response_code,
+                "button": {"replace_name": label},
+            },
+        )
 
     async def post_robot(self, webhook: str, text: str) -> None:
         """A group robot's webhook carries its own key: no access token."""
