@@ -21,7 +21,7 @@ from bot.i18n import DEFAULT_LANG, catalog
 from bot.qr import render_qr
 from bot.transports.wechat import contact_url
 from bot.transports.wecom_api import WeComClient, WeComError
-from handlers import exports, organisation, roster, stats
+from handlers import exports, organisation, roster, stats, tables
 from handlers import stations as stations_flow
 from handlers.organisation import KINDS, BranchError
 from storage import audit, branches, kf
@@ -106,14 +106,23 @@ def add_parser(commands: Any, data_dir: argparse.ArgumentParser) -> None:
     compare.add_argument("--out", type=Path, help="write the CSV here instead of stdout")
 
 
+READ_ONLY = frozenset({"branch_list", "audit", "stats", "compare", "admins_list"})
+
+
+def command_name(args: argparse.Namespace) -> str:
+    name = str(args.admin_command)
+    for group in ("branch", "stations", "admins"):
+        if name == group:
+            name = f"{group}_{getattr(args, f'{group}_command')}"
+    return name
+
+
+def reads_only(args: argparse.Namespace) -> bool:
+    return command_name(args) in READ_ONLY
+
+
 def run(settings: Settings, args: argparse.Namespace) -> int:
-    name = args.admin_command
-    if name == "branch":
-        name = f"branch_{args.branch_command}"
-    if name == "stations":
-        name = f"stations_{args.stations_command}"
-    if name == "admins":
-        name = f"admins_{args.admins_command}"
+    name = command_name(args)
     return asyncio.run(_in_transaction(settings, args, COMMANDS[name]))
 
 
@@ -125,11 +134,18 @@ async def _in_transaction(settings: Settings, args: argparse.Namespace, command:
     except BranchError as bad:
         print(f"nuanxin: {catalog().t(DEFAULT_LANG, bad.key, **bad.params)}", file=sys.stderr)
         return 2
-    except (roster.RosterError, OSError) as bad:
+    except BrokenPipeError:
+        raise
+    except (roster.RosterError, tables.TableError, OSError) as bad:
         print(f"nuanxin: {bad}", file=sys.stderr)
         return 2
     finally:
         await db.close()
+
+
+def said_read(path: Path, encoding: str) -> None:
+    """Which encoding a table was read in, on standard error, so a wrong guess shows."""
+    print(f"nuanxin: read {path.name} as {encoding}", file=sys.stderr)
 
 
 async def branch_add(tx: Tx, args: argparse.Namespace, settings: Settings) -> int:
@@ -196,7 +212,9 @@ async def branch_edit(tx: Tx, args: argparse.Namespace, settings: Settings) -> i
 
 
 async def branch_import(tx: Tx, args: argparse.Namespace, _: Settings) -> int:
-    text = await asyncio.to_thread(args.file.read_text, encoding="utf-8")
+    raw = await asyncio.to_thread(args.file.read_bytes)
+    text, encoding = tables.decode(raw, args.file.name)
+    said_read(args.file, encoding)
     added, updated = await organisation.import_csv(
         tx, cli_actor(), text, kind_labels(), SystemClock().now()
     )
@@ -296,7 +314,8 @@ async def stats_figures(tx: Tx, args: argparse.Namespace, _: Settings) -> int:
 
 
 async def compare_roster(tx: Tx, args: argparse.Namespace, _: Settings) -> int:
-    people = await asyncio.to_thread(roster.read, args.roster)
+    people, encoding = await asyncio.to_thread(roster.read, args.roster)
+    said_read(args.roster, encoding)
     result = await roster.compare(tx, people)
     data = exports.to_csv(result, roster.COLUMNS)
     if args.out:
@@ -311,7 +330,8 @@ async def compare_roster(tx: Tx, args: argparse.Namespace, _: Settings) -> int:
 
 
 async def stations_import(tx: Tx, args: argparse.Namespace, _: Settings) -> int:
-    table = await asyncio.to_thread(stations_flow.read_rows, args.file)
+    table, encoding = await asyncio.to_thread(stations_flow.read_rows, args.file)
+    said_read(args.file, encoding)
     added, refused = await stations_flow.import_rows(
         tx, cli_actor(), table, args.datum, SystemClock().now()
     )

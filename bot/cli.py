@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import codecs
 import logging
+import os
 import sqlite3
 import sys
 from collections.abc import Sequence
@@ -149,7 +151,7 @@ async def _export(settings: Settings, args: argparse.Namespace) -> int:
     if args.out:
         args.out.write_bytes(data)
     else:
-        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.write(data.removeprefix(codecs.BOM_UTF8))
         sys.stdout.flush()
     return 0
 
@@ -166,11 +168,39 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as bad:
         print(f"nuanxin: {bad}", file=sys.stderr)
         return 2
+    no_folder = not settings.data_dir.exists()
+    if (
+        reads_only(args)
+        and (no_folder or settings.data_dir.is_dir())
+        and not settings.db_path.exists()
+    ):
+        print(f"nuanxin: there is no database in {settings.data_dir}", file=sys.stderr)
+        return 2
     try:
-        return _run(settings, args)
+        code = _run(settings, args)
+        sys.stdout.flush()
+        return code
     except (StartError, StorageUnavailable) as bad:
         print(f"nuanxin: {bad}", file=sys.stderr)
         return 1
+    except BrokenPipeError:
+        quiet_stdout()
+        return 0
+
+
+def reads_only(args: argparse.Namespace) -> bool:
+    """Commands that only read the data: pointed at a folder without a database, they say
+    so instead of making an empty one."""
+    if args.command in ("export", "backup"):
+        return True
+    return args.command == "admin" and admin_cli.reads_only(args)
+
+
+def quiet_stdout() -> None:
+    """The reader went away (``| head``): what is left unwritten goes nowhere, quietly, as
+    Python's documentation recommends, instead of a traceback at exit."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
 
 
 def _run(settings: Settings, args: argparse.Namespace) -> int:

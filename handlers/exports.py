@@ -7,6 +7,7 @@ import asyncio
 import csv
 import io
 import json
+import secrets
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -139,17 +140,30 @@ def to_json(rows: Sequence[dict[str, Any]]) -> str:
     return json.dumps(list(rows), ensure_ascii=False, indent=2) + "\n"
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+"""What makes a spreadsheet take a cell of text for a formula (OWASP's CSV injection list)."""
+
+
+def inert(value: Any) -> Any:
+    """A text that a spreadsheet would run as a formula gets a leading apostrophe, as OWASP
+    recommends for CSV; numbers and everything else stay as they are."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def to_csv(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=list(columns), lineterminator="\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow({k: "" if v is None else v for k, v in row.items()})
+        writer.writerow({k: "" if v is None else inert(v) for k, v in row.items()})
     return buffer.getvalue()
 
 
 def to_xlsx(rows: Sequence[dict[str, Any]], columns: Sequence[str], sheet: str) -> bytes:
-    """One sheet, a header row, frozen so it stays in view while scrolling."""
+    """One sheet, a header row, frozen so it stays in view while scrolling. Every text is a
+    string cell: a name typed as ``=HYPERLINK(…)`` is shown, never run."""
     book = Workbook()
     page = book.active
     assert page is not None
@@ -157,6 +171,9 @@ def to_xlsx(rows: Sequence[dict[str, Any]], columns: Sequence[str], sheet: str) 
     page.append(list(columns))
     for row in rows:
         page.append([_cell(row.get(column)) for column in columns])
+        for cell in page[page.max_row]:
+            if isinstance(cell.value, str):
+                cell.data_type = "s"
     page.freeze_panes = "A2"
     buffer = io.BytesIO()
     book.save(buffer)
@@ -231,7 +248,7 @@ def render(rows: list[dict[str, Any]], what: str, fmt: str) -> bytes:
     if fmt == "xlsx":
         return to_xlsx(rows, columns, what)
     if fmt == "csv":
-        return to_csv(rows, columns).encode("utf-8")
+        return to_csv(rows, columns).encode("utf-8-sig")
     return to_json(rows).encode("utf-8")
 
 
@@ -248,7 +265,8 @@ async def export_command(ctx: Context, arguments: str) -> None:
     fmt = next((w for w in words if w in ("xlsx", "csv", "json")), "xlsx")
     unmasked = "unmasked" in words
     data = render(await rows_for(ctx.tx, what, fmt, ctx.catalog, unmasked=unmasked), what, fmt)
-    target = ctx.settings.data_dir / "exports" / f"{what}-{ctx.now:%Y%m%d-%H%M%S}.{fmt}"
+    name = f"{what}-{ctx.now:%Y%m%d-%H%M%S}-{secrets.token_hex(4)}.{fmt}"
+    target = ctx.settings.data_dir / "exports" / name
     await asyncio.to_thread(_write, target, data)
     await audit.record(
         ctx.tx, ctx.user.id, "export_unmasked" if unmasked else "export", what, ctx.now, fmt

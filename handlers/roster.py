@@ -7,17 +7,14 @@ result are masked: the file travels further than the database.
 
 from __future__ import annotations
 
-import csv
-import io
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from openpyxl import load_workbook
-
 from handlers.phone import mask, normalize_mobile
 from handlers.steps import InvalidInput
+from handlers.tables import read_table
 from storage import declarations
 from storage.db import Tx
 from storage.declarations import Declaration
@@ -52,30 +49,23 @@ class RosterError(ValueError):
     pass
 
 
-def read(path: Path) -> list[RosterEntry]:
-    """Reads a CSV or XLSX roster whose header names the columns, in English or Chinese."""
-    if path.suffix.lower() == ".xlsx":
-        sheet = load_workbook(path, read_only=True).active
-        if sheet is None:
-            raise RosterError(f"{path} has no sheet")
-        table = [
-            [("" if v is None else str(v)) for v in row]
-            for row in sheet.iter_rows(values_only=True)
-        ]
-    else:
-        text = path.read_text(encoding="utf-8-sig")
-        table = list(csv.reader(io.StringIO(text)))
+def read(path: Path) -> tuple[list[RosterEntry], str]:
+    """Reads a CSV or XLSX roster whose header names the columns, in English or Chinese; and
+    how it was read (UTF-8, GB18030, XLSX)."""
+    loaded = read_table(path)
+    table = loaded.rows
     if not table:
-        return []
+        return [], loaded.encoding
     header = [cell.strip().lower() for cell in table[0]]
     where = {field: _column(header, names) for field, names in HEADERS.items()}
     if where["phone"] is None:
         raise RosterError("the roster needs a phone column (phone / 手机号)")
-    return [
+    entries = [
         RosterEntry(**{field: _cell(row, where[field]) for field in HEADERS})
         for row in table[1:]
         if any(cell.strip() for cell in row)
     ]
+    return entries, loaded.encoding
 
 
 def _column(header: list[str], names: tuple[str, ...]) -> int | None:

@@ -7,14 +7,10 @@ now within ``station_radius_m``, nearest first.
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-
-from openpyxl import load_workbook
 
 from bot.events import Event, EventKind, Reply, Request, Venue
 from handlers import engine
@@ -32,6 +28,7 @@ from handlers.hours import (
 )
 from handlers.routing import admin_ids
 from handlers.steps import Draft, Finish, Invalid, Outcome, Stay, Step, TextStep
+from handlers.tables import read_table
 from storage import audit, stations
 from storage.db import Tx
 from storage.stations import NewStation, Station
@@ -130,22 +127,18 @@ def field_from(field: str, raw: str) -> Any:
     return raw.strip()
 
 
-def read_rows(path: Path) -> list[dict[str, str]]:
-    """A CSV or XLSX file with a header row."""
-    if path.suffix.lower() == ".xlsx":
-        sheet = load_workbook(path, read_only=True).active
-        table = [
-            ["" if v is None else str(v) for v in row]
-            for row in (sheet.iter_rows(values_only=True) if sheet else [])
-        ]
-    else:
-        table = list(csv.reader(io.StringIO(path.read_text(encoding="utf-8-sig"))))
-    if not table:
-        return []
-    header = [cell.strip().lower() for cell in table[0]]
-    return [
-        dict(zip(header, row, strict=False)) for row in table[1:] if any(c.strip() for c in row)
+def read_rows(path: Path) -> tuple[list[dict[str, str]], str]:
+    """A CSV or XLSX file with a header row, and how it was read (UTF-8, GB18030, XLSX)."""
+    loaded = read_table(path)
+    if not loaded.rows:
+        return [], loaded.encoding
+    header = [cell.strip().lower() for cell in loaded.rows[0]]
+    rows = [
+        dict(zip(header, row, strict=False))
+        for row in loaded.rows[1:]
+        if any(c.strip() for c in row)
     ]
+    return rows, loaded.encoding
 
 
 async def import_rows(

@@ -6,6 +6,8 @@ import asyncio
 import csv
 import io
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -234,3 +236,49 @@ def test_people_appointed_on_the_command_line_are_told_and_admins_can_be_dismiss
     assert any("被任命为管理员" in m for m in told) and any("不再是管理员" in m for m in told)
     refused = admin(capsys, data, "admins", "remove", "telegram:42", code=2)
     assert "不是在机器人里任命的管理员" in refused
+
+
+def test_tables_saved_by_excel_on_chinese_windows_are_read_and_say_how(
+    capsys: pytest.CaptureFixture[str], data: Path, tmp_path: Path
+) -> None:
+    header = "code,name,kind,district,parent_code,secretaries\r\n"
+    rows = header + "GBK001,祎玥站支部,station,浦东新区,,\r\n"
+    gbk = tmp_path / "branches-gbk.csv"
+    gbk.write_bytes(rows.encode("gb18030"))
+    assert main(["admin", "branch", "import", "--data-dir", str(data), str(gbk)]) == 0
+    told = capsys.readouterr()
+    assert "added 1" in told.out and "read branches-gbk.csv as GB18030" in told.err
+    listed = admin(capsys, data, "branch", "list", "--format", "json")
+    assert "祎玥站支部" in listed
+    bom = tmp_path / "branches-bom.csv"
+    bom.write_bytes(rows.replace("GBK001", "BOM001").encode("utf-8-sig"))
+    assert "added 1" in admin(capsys, data, "branch", "import", str(bom))
+    broken = tmp_path / "broken.csv"
+    broken.write_bytes(b"\xff\xfe\x00\x81\x30" * 4)
+    refused = admin(capsys, data, "branch", "import", str(broken), code=2)
+    assert "neither UTF-8 nor GB18030" in refused
+
+
+def test_read_commands_on_a_folder_without_data_and_output_cut_short_say_nothing_wrong(
+    capsys: pytest.CaptureFixture[str], data: Path, tmp_path: Path
+) -> None:
+    missing = tmp_path / "nowhere"
+    for command in (["admin", "branch", "list"], ["admin", "audit"], ["export", "members"]):
+        assert main([*command, "--data-dir", str(missing)]) == 2
+        assert "there is no database" in capsys.readouterr().err
+    assert not missing.exists()
+
+    many = tmp_path / "many.csv"
+    lines = [f"B{n:05d},第{n}站点支部,station,浦东新区,," for n in range(3000)]
+    header = "code,name,kind,district,parent_code,secretaries"
+    many.write_text("\n".join([header, *lines]) + "\n", encoding="utf-8")
+    admin(capsys, data, "branch", "import", str(many))
+    piped = subprocess.run(
+        f"{sys.executable} -m bot admin branch list --data-dir {data} | head -1",
+        shell=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert piped.stdout.strip() and piped.stderr == ""

@@ -75,14 +75,17 @@ def test_bots_starting_together_on_a_new_data_directory_all_start(tmp_path: Path
     environment = {k: v for k, v in os.environ.items() if not k.startswith("NUANXIN_")}
     starts = [
         subprocess.Popen(
-            [sys.executable, "-m", "bot", "export", "members", "--data-dir", str(data)],
+            [
+                *(sys.executable, "-m", "bot", "admin", "branch", "add"),
+                *("--data-dir", str(data), "--name", f"第{n}支部", "--kind", "station"),
+            ],
             cwd=tmp_path,
             env=environment,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
         )
-        for _ in range(12)
+        for n in range(12)
     ]
     errors = [start.communicate(timeout=60)[1] for start in starts]
     outcomes = list(zip((start.returncode for start in starts), errors, strict=True))

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 import json
 import re
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from openpyxl import load_workbook
 from PIL import Image
 
 from bot.app import App
@@ -327,3 +330,24 @@ async def test_reference_numbers_stay_unique_when_many_submit_at_once(
     finally:
         for opened in apps:
             await opened.close()
+
+
+async def test_exported_text_is_never_a_formula_and_csv_opens_in_excel(app: App) -> None:
+    rider = Chat(app, "rider")
+    attack = '=HYPERLINK("http://example.invalid/x","点我")'
+    await rider.script("/grievance", "tap:饮水难", attack, "tap:跳过", "tap:跳过")
+    await rider.script("tap:可以显示", "tap:确认提交")
+    admin = Chat(app, "admin")
+    xlsx = (await admin.say("/export grievances xlsx")).last.document
+    csv_file = (await admin.say("/export grievances csv")).last.document
+    assert xlsx and csv_file and xlsx != csv_file
+    book = await asyncio.to_thread(load_workbook, xlsx)
+    sheet = book.active
+    assert sheet is not None
+    header = [cell.value for cell in sheet[1]]
+    described = sheet.cell(row=2, column=header.index("description") + 1)
+    assert described.data_type == "s" and described.value == attack
+    raw = await asyncio.to_thread(Path(csv_file).read_bytes)
+    assert raw.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"))))
+    assert rows[0]["description"] == "'" + attack
