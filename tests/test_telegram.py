@@ -490,3 +490,16 @@ async def test_a_flood_of_alerts_becomes_one_summary_with_a_way_to_the_list(
         listed = (await server.wait_sent(ADMIN, 2))[-1]
         assert "待处理 20 件" in listed.text
     assert len(server.sent_to(ADMIN)) == 2
+
+
+async def test_an_export_is_sent_as_a_document_and_not_kept_on_the_server(
+    server: FakeTelegram, runner: TelegramRunner
+) -> None:
+    await server.text(ADMIN, "/export members csv")
+    await server.text(ADMIN, "/export members csv unmasked")
+    sent = await server.wait_sent(ADMIN, 2)
+    assert [call.method for call in sent] == ["sendDocument", "sendDocument"]
+    await runner.delivery.idle()
+    exports = runner.app.settings.data_dir / "exports"
+    left = await asyncio.to_thread(lambda: list(exports.glob("*")) if exports.exists() else [])
+    assert left == []

@@ -15,6 +15,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from functools import partial
+from pathlib import Path
 
 from bot.app import App
 from bot.events import Button, Outgoing, Reply
@@ -175,7 +176,16 @@ class Delivery(LaneWorker):
                 of_broadcast=done.broadcast_id is not None,
             )
             await persistently(mark, f"marking message {done.id} sent")
+            if outcome != "held":
+                await self._forget_export(done.reply)
         return batch
+
+    async def _forget_export(self, reply: Reply) -> None:
+        """An exported file (names, phone numbers) is removed once the chat has it: the
+        platform keeps the copy the person asked for, the server none."""
+        exports = self.app.settings.data_dir / "exports"
+        if reply.document and Path(reply.document).parent == exports:
+            await asyncio.to_thread(Path(reply.document).unlink, missing_ok=True)
 
     def _flood(self, message: Outgoing, queue: deque[Outgoing]) -> list[Outgoing]:
         """When more cards wait for one person than the platform lets through in a minute,
