@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -60,15 +61,23 @@ def kf_settings(data_dir: Path, api_url: str, **more: Any) -> Settings:
     )
 
 
-@pytest.fixture
-async def bot(kf: FakeKf, tmp_path: Path, clock: ManualClock) -> AsyncIterator[WeComRunner]:
-    settings = kf_settings(tmp_path / "data", kf.api_url)
+@asynccontextmanager
+async def serving(settings: Settings, clock: ManualClock) -> AsyncIterator[WeComRunner]:
+    """The bot on WeCom with these settings, on a free port, until the block ends."""
     app = await App.open(settings, clock)
     runner = WeComRunner(app, settings)
     await runner.start("127.0.0.1:0")
-    yield runner
-    await runner.stop()
-    await app.close()
+    try:
+        yield runner
+    finally:
+        await runner.stop()
+        await app.close()
+
+
+@pytest.fixture
+async def bot(kf: FakeKf, tmp_path: Path, clock: ManualClock) -> AsyncIterator[WeComRunner]:
+    async with serving(kf_settings(tmp_path / "data", kf.api_url), clock) as runner:
+        yield runner
 
 
 def rider(bot: WeComRunner, kf: FakeKf, user: str = "wmRider01") -> WeChatUser:
@@ -173,29 +182,16 @@ async def test_a_pull_follows_has_more_and_a_restart_handles_each_message_once(
     for user in users:
         kf.add(user, "text", {"content": "/help"})
     kf.fail_from = 2
-    first = await App.open(settings, clock)
-    runner = WeComRunner(first, settings)
-    await runner.start("127.0.0.1:0")
-    assert (
-        await WeChatUser(kf, users[0], f"http://127.0.0.1:{runner.port}/wecom/kf").announce(
-            kf.issue_token(0)
-        )
-        == 200
-    )
-    await kf.wait_for(lambda: len(kf.pulls) >= 3)
-    await runner.stop()
-    await first.close()
+    async with serving(settings, clock) as runner:
+        assert await rider(runner, kf, users[0]).announce(kf.issue_token(0)) == 200
+        await kf.wait_for(lambda: len(kf.pulls) >= 3)
     handled_before = {m["touser"] for m in kf.kf_sent}
     assert handled_before == set(users[:2])
 
     kf.fail_from = 10**9
-    again = await App.open(settings, clock)
-    runner = WeComRunner(again, settings)
-    await runner.start("127.0.0.1:0")
-    await kf.wait_for(lambda: len(kf.kf_sent) >= len(users))
-    await settled(runner)
-    await runner.stop()
-    await again.close()
+    async with serving(settings, clock) as runner:
+        await kf.wait_for(lambda: len(kf.kf_sent) >= len(users))
+        await settled(runner)
     assert sorted(m["touser"] for m in kf.kf_sent) == sorted(users)
     assert all(not ("cursor" in p and "token" in p) for p in kf.pulls)
     assert "6" in [p.get("cursor") for p in kf.pulls]
@@ -366,16 +362,10 @@ async def test_the_app_and_the_wechat_account_are_served_side_by_side(
         wecom_token=Secret(APP_TOKEN),
         wecom_aes_key=Secret(AES_KEY),
     )
-    app = await App.open(settings, clock)
-    runner = WeComRunner(app, settings)
-    await runner.start("127.0.0.1:0")
-    try:
+    async with serving(settings, clock) as runner:
         await rider(runner, kf).say("/start")
         assert len(await answers(kf, "wmRider01", 1)) == 1
         assert runner.member_app is not None and runner.wechat is not None
-    finally:
-        await runner.stop()
-        await app.close()
 
 
 async def test_a_send_wechat_later_reports_failed_is_marked_failed(
@@ -402,16 +392,10 @@ async def test_only_the_configured_account_is_answered(
     kf: FakeKf, tmp_path: Path, clock: ManualClock
 ) -> None:
     settings = kf_settings(tmp_path / "data", kf.api_url, wecom_kf_open_kfid="wkSomeoneElse")
-    app = await App.open(settings, clock)
-    runner = WeComRunner(app, settings)
-    await runner.start("127.0.0.1:0")
-    try:
+    async with serving(settings, clock) as runner:
         assert await rider(runner, kf).say("/start") == 200
         await settled(runner)
         assert kf.kf_sent == [] and kf.pulls == []
-    finally:
-        await runner.stop()
-        await app.close()
 
 
 async def test_a_long_answer_fits_one_window_and_says_it_was_cut(
