@@ -46,6 +46,8 @@ WINDOW = timedelta(hours=48)
 QUOTA = 5
 """Messages the account may send after one message of the person's, within ``WINDOW``."""
 WELCOME_FOR = timedelta(seconds=20)
+WELCOME_KINDS = frozenset({"text", "msgmenu"})
+"""What ``send_msg_on_event`` takes."""
 TOKEN_LIFE = timedelta(minutes=10)
 PULL_LIMIT = 1000
 FROM_THE_USER = 3
@@ -328,7 +330,7 @@ class WindowedSender:
         async with app.db.transaction() as tx:
             window = await windows.get(tx, recipient)
             welcome = ""
-            if len(parts) == 1 and parts[0]["msgtype"] != "image":
+            if len(parts) == 1 and parts[0]["msgtype"] in WELCOME_KINDS:
                 welcome = await windows.take_welcome(tx, recipient, now)
             waiting = await outbox.waiting_for(tx, recipient, message.id)
         via = self._account or (window.via if window else "")
