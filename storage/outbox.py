@@ -114,6 +114,17 @@ async def release(tx: Tx, recipient: str) -> int:
     return cursor.rowcount
 
 
+async def release_where_open(tx: Tx, now: datetime) -> int:
+    """What is held for recipients whose window is open again goes out (a rider wrote, and
+    the process stopped before it let their messages go)."""
+    cursor = await tx.execute(
+        "UPDATE outbox SET held = 0, bulk = 1 WHERE held = 1 AND recipient IN "
+        "(SELECT recipient FROM send_windows WHERE closes_at > ? AND sends_left > 0)",
+        (to_db(now),),
+    )
+    return cursor.rowcount
+
+
 async def waiting_for(tx: Tx, recipient: str, besides: int) -> int:
     """Messages to this recipient not yet sent (held ones included), other than ``besides``."""
     row = await fetch_one(

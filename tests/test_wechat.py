@@ -20,7 +20,7 @@ from bot.events import Reply
 from bot.transports.wecom import WeComRunner
 from bot.transports.wecom_crypto import WeComCrypto
 from handlers.geo import distance_m, wgs84_to_gcj02
-from storage import branches, outbox, reports
+from storage import branches, outbox, reports, windows
 from storage.branches import NewBranch
 from tests import images
 from tests.chat import Chat
@@ -431,3 +431,24 @@ async def test_a_voice_note_describes_a_grievance_and_records_list_it(
     assert grievance.voice
     await li.say("/records")
     await kf.wait_for(lambda: ref in text_of(kf.to_user(li.user)[-1]))
+
+
+async def test_what_was_held_goes_out_after_a_restart_once_the_rider_has_written(
+    kf: FakeKf, tmp_path: Path, clock: ManualClock
+) -> None:
+    settings = kf_settings(tmp_path / "data", kf.api_url)
+    recipient = "wechat:wmRider01"
+    async with serving(settings, clock) as runner:
+        async with runner.app.db.transaction() as tx:
+            await outbox.add(tx, recipient, Reply(text="进展 1"), clock.now())
+        runner.wake()
+        await settled(runner)
+        assert kf.to_user("wmRider01") == []
+        kf.add("wmRider01", "text", {"content": "在吗"})
+        async with runner.app.db.transaction() as tx:
+            await windows.open_window(
+                tx, recipient, clock.now() + timedelta(hours=48), 5, OPEN_KFID
+            )
+    async with serving(settings, clock):
+        await kf.wait_for(lambda: any("进展 1" in text_of(m) for m in kf.to_user("wmRider01")))
+    assert kf.refused == []

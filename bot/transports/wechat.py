@@ -426,7 +426,9 @@ class WeChat:
     def routes(self) -> list[web.RouteDef]:
         return self.callback.routes()
 
-    def start(self) -> None:
+    async def start(self) -> None:
+        async with self.app.db.transaction() as tx:
+            await outbox.release_where_open(tx, self.app.clock.now())
         self.intake.start()
         self.delivery.start()
         self.puller.start()

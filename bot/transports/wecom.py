@@ -289,7 +289,7 @@ class MemberApp:
     def routes(self) -> list[web.RouteDef]:
         return self.callback.routes()
 
-    def start(self) -> None:
+    async def start(self) -> None:
         self.intake.start()
         self.delivery.start()
         self.robots.start()
@@ -348,7 +348,7 @@ class WeComRunner:
 
     async def start(self, listen: str) -> None:
         for part in self._parts:
-            part.start()
+            await part.start()
         await self._site.start(listen)
         await self.scheduler.start()
 
