@@ -203,13 +203,19 @@ async def test_a_deep_link_joins_and_the_qr_code_decodes_to_it(admin: Chat, ride
     assert "已加入「甲支部」" in (await rider.say(f"/start join-{code}")).text
 
 
-async def test_points_are_paid_once_per_confirmed_hazard(
-    app: App, admin: Chat, secretary: Chat, rider: Chat, tmp_path: Path
-) -> None:
+async def accepted_hazard(admin: Chat, secretary: Chat, rider: Chat, tmp_path: Path) -> str:
+    """A rider of 甲支部 files a hazard and its secretary accepts it; its reference."""
     code = await branch_with_secretary(admin, "甲支部", SECRETARY)
     await rider.say(f"/join {code}")
     ref = await file_hazard(rider, tmp_path)
     await secretary.script("/pending", f"tap:{ref}", "tap:属实，受理")
+    return ref
+
+
+async def test_points_are_paid_once_per_confirmed_hazard(
+    app: App, admin: Chat, secretary: Chat, rider: Chat, tmp_path: Path
+) -> None:
+    ref = await accepted_hazard(admin, secretary, rider, tmp_path)
     await secretary.script("/pending", f"tap:{ref}", "tap:已解决", "已处理")
     async with app.db.transaction() as tx:
         earned = await points.history(tx, "console:rider")
@@ -220,10 +226,7 @@ async def test_points_are_paid_once_per_confirmed_hazard(
 async def test_rejecting_an_accepted_hazard_takes_its_points_back(
     app: App, admin: Chat, secretary: Chat, rider: Chat, tmp_path: Path
 ) -> None:
-    code = await branch_with_secretary(admin, "甲支部", SECRETARY)
-    await rider.say(f"/join {code}")
-    ref = await file_hazard(rider, tmp_path)
-    await secretary.script("/pending", f"tap:{ref}", "tap:属实，受理")
+    ref = await accepted_hazard(admin, secretary, rider, tmp_path)
     rejected = await secretary.script("/pending", f"tap:{ref}", "tap:不予受理", "照片是网图")
     assert any("收回 10 积分" in r.text for r in rejected.to("rider"))
     history = (await rider.say("/points")).text

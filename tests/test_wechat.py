@@ -84,6 +84,14 @@ def rider(bot: WeComRunner, kf: FakeKf, user: str = "wmRider01") -> WeChatUser:
     return WeChatUser(kf, user, f"http://127.0.0.1:{bot.port}/wecom/kf")
 
 
+async def wrote_once(bot: WeComRunner, kf: FakeKf) -> WeChatUser:
+    """A rider who asked for /help and was answered: their window is open, one send spent."""
+    wang = rider(bot, kf)
+    await wang.say("/help")
+    await answers(kf, wang.user, 1)
+    return wang
+
+
 async def answers(kf: FakeKf, user: str, count: int) -> list[dict[str, Any]]:
     await kf.wait_for(lambda: len(kf.to_user(user)) >= count)
     return kf.to_user(user)
@@ -200,9 +208,7 @@ async def test_a_pull_follows_has_more_and_a_restart_handles_each_message_once(
 async def test_a_sixth_message_waits_for_the_rider_and_follows_the_answer_to_their_next(
     bot: WeComRunner, kf: FakeKf
 ) -> None:
-    wang = rider(bot, kf)
-    await wang.say("/help")
-    await answers(kf, wang.user, 1)
+    wang = await wrote_once(bot, kf)
     async with bot.app.db.transaction() as tx:
         for n in range(1, 7):
             await outbox.add(
@@ -371,9 +377,7 @@ async def test_the_app_and_the_wechat_account_are_served_side_by_side(
 async def test_a_send_wechat_later_reports_failed_is_marked_failed(
     bot: WeComRunner, kf: FakeKf
 ) -> None:
-    wang = rider(bot, kf)
-    await wang.say("/help")
-    await answers(kf, wang.user, 1)
+    wang = await wrote_once(bot, kf)
     await settled(bot)
     async with bot.app.db.reading() as tx:
         [answer] = await outbox.to_recipient(tx, f"wechat:{wang.user}")
@@ -401,9 +405,7 @@ async def test_only_the_configured_account_is_answered(
 async def test_a_long_answer_fits_one_window_and_says_it_was_cut(
     bot: WeComRunner, kf: FakeKf
 ) -> None:
-    wang = rider(bot, kf)
-    await wang.say("/help")
-    await answers(kf, wang.user, 1)
+    wang = await wrote_once(bot, kf)
     async with bot.app.db.transaction() as tx:
         await outbox.add(tx, f"wechat:{wang.user}", Reply(text="长" * 5000), bot.app.clock.now())
     bot.wake()
