@@ -1,24 +1,25 @@
-"""The rider's badge (亮身份 card): a PNG that renders Chinese with the font we ship.
+"""The rider's badge (亮身份 card): a PNG that renders any name and pledge a rider can type.
 
-No CJK font comes with a fresh machine, so a subset of Noto Sans SC (OFL) is packaged in
-``bot/assets/fonts``; GB2312 covers the names and words riders use.
+Fonts come with the package (see bot/typeface.py), since no CJK font comes with a fresh
+machine. The card grows downwards to hold the whole pledge.
 """
 
 from __future__ import annotations
 
-import textwrap
 from dataclasses import dataclass
-from functools import cache
-from importlib import resources
 from pathlib import Path
 
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 
-FONT_FILE = "NotoSansSC-Regular-subset.otf"
-WIDTH, HEIGHT = 900, 560
+from bot.typeface import Pen, draw_text, wrap
+
+WIDTH, MIN_HEIGHT = 900, 560
+MARGIN = 40
+FOOTER = 50
 RED = (196, 30, 36)
 GOLD = (255, 215, 120)
 INK = (40, 40, 40)
+PLEDGE_SIZE, PLEDGE_LEADING = 28, 40
 
 
 @dataclass(frozen=True)
@@ -31,30 +32,27 @@ class BadgeText:
     footer: str
 
 
-@cache
-def font(size: int) -> ImageFont.FreeTypeFont:
-    path = resources.files("bot").joinpath("assets", "fonts", FONT_FILE)
-    with resources.as_file(path) as real_path:
-        return ImageFont.truetype(str(real_path), size)
-
-
 def render_badge(text: BadgeText, target: Path) -> Path:
     """Draws the card and writes it; blocking, so callers run it in a worker thread."""
-    image = Image.new("RGB", (WIDTH, HEIGHT), "white")
+    pledge_lines = wrap(text.pledge, PLEDGE_SIZE, WIDTH - 2 * MARGIN)
+    pledge_top = 225 + 44 * len(text.lines) + 8
+    pledge_bottom = pledge_top + PLEDGE_LEADING * (len(pledge_lines) + 1)
+    height = max(MIN_HEIGHT, pledge_bottom + 20 + FOOTER)
+    image = Image.new("RGB", (WIDTH, height), "white")
     draw = ImageDraw.Draw(image)
     draw.rectangle((0, 0, WIDTH, 110), fill=RED)
-    draw.text((40, 28), text.title, font=font(44), fill=GOLD, stroke_width=1, stroke_fill=GOLD)
-    draw.text((40, 140), text.name, font=font(56), fill=INK, stroke_width=1, stroke_fill=INK)
+    draw_text(draw, (MARGIN, 28), text.title, Pen(44, GOLD, bold=True))
+    draw_text(draw, (MARGIN, 140), text.name, Pen(56, INK, bold=True))
     y = 225
     for line in text.lines:
-        draw.text((40, y), line, font=font(30), fill=INK)
+        draw_text(draw, (MARGIN, y), line, Pen(30, INK))
         y += 44
-    draw.text((40, y + 8), text.pledge_label, font=font(28), fill=RED)
-    for line in textwrap.wrap(text.pledge, width=24)[:3]:
-        y += 40
-        draw.text((40, y + 12), line, font=font(28), fill=INK)
-    draw.rectangle((0, HEIGHT - 50, WIDTH, HEIGHT), fill=RED)
-    draw.text((40, HEIGHT - 42), text.footer, font=font(24), fill=GOLD)
+    draw_text(draw, (MARGIN, pledge_top), text.pledge_label, Pen(PLEDGE_SIZE, RED))
+    pen = Pen(PLEDGE_SIZE, INK)
+    for number, line in enumerate(pledge_lines, start=1):
+        draw_text(draw, (MARGIN, pledge_top + PLEDGE_LEADING * number), line, pen)
+    draw.rectangle((0, height - FOOTER, WIDTH, height), fill=RED)
+    draw_text(draw, (MARGIN, height - 42), text.footer, Pen(24, GOLD))
     target.parent.mkdir(parents=True, exist_ok=True)
     image.save(target, format="PNG", optimize=True)
     return target

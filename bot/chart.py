@@ -1,4 +1,4 @@
-"""Bar charts for admins' statistics, drawn with Pillow and the font we ship (no plotting
+"""Bar charts for admins' statistics, drawn with Pillow and the fonts we ship (no plotting
 library: three horizontal bar groups do not need one)."""
 
 from __future__ import annotations
@@ -7,7 +7,8 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
-from bot.badge import INK, RED, font
+from bot.badge import INK, RED
+from bot.typeface import Pen, draw_text
 
 Group = tuple[str, list[tuple[str, int]]]
 WIDTH = 900
@@ -20,17 +21,17 @@ def render_bars(title: str, groups: list[Group], target: Path) -> Path:
     rows = sum(len(bars) + 2 for _, bars in groups)
     image = Image.new("RGB", (WIDTH, 90 + rows * ROW), "white")
     draw = ImageDraw.Draw(image)
-    draw.text((30, 24), title, font=font(36), fill=RED)
+    draw_text(draw, (30, 24), title, Pen(36, RED))
     y = 90
     for group_title, bars in groups:
-        draw.text((30, y), group_title, font=font(28), fill=INK)
+        draw_text(draw, (30, y), group_title, Pen(28, INK))
         y += ROW + 4
         widest = max((value for _, value in bars), default=0) or 1
         for label, value in bars:
-            draw.text((50, y), label[:14], font=font(24), fill=INK)
+            draw_text(draw, (50, y), label[:14], Pen(24, INK))
             length = int((WIDTH - LABEL_W - 120) * value / widest)
             draw.rectangle((LABEL_W, y + 4, LABEL_W + max(length, 2), y + ROW - 10), fill=RED)
-            draw.text((LABEL_W + length + 10, y), str(value), font=font(24), fill=INK)
+            draw_text(draw, (LABEL_W + length + 10, y), str(value), Pen(24, INK))
             y += ROW
         y += ROW - 4
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -6,9 +6,6 @@ import re
 import string
 from pathlib import Path
 
-from PIL import Image
-
-from bot.badge import BadgeText, font, render_badge
 from bot.i18n import LANGS, PLURAL, catalog
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,21 +48,6 @@ def test_every_literal_key_in_the_code_is_in_the_catalog() -> None:
     used = {m for path in sources for m in literal.findall(path.read_text(encoding="utf-8"))}
     assert used, "the scan found no keys at all"
     assert used - known == set()
-
-
-def test_the_shipped_font_draws_chinese_not_empty_boxes(tmp_path: Path) -> None:
-    missing = font(40).getmask("\U000e0100").getbbox()
-    for text in ("张三", "亮身份", "饿了么", "顺丰同城"):
-        assert font(40).getmask(text).getbbox() != missing
-        assert font(40).getlength(text) > 60
-    badge = render_badge(
-        BadgeText("暖新 · 亮身份", "王小明", ("平台：美团",), "亮承诺：", "安全配送", "小骑手"),
-        tmp_path / "b.png",
-    )
-    with Image.open(badge) as image:
-        assert image.format == "PNG" and image.size == (900, 560)
-        darkest, _ = image.convert("L").crop((40, 140, 400, 215)).getextrema()
-        assert isinstance(darkest, int) and darkest < 80
 
 
 def test_every_message_a_code_names_exists() -> None:
