@@ -1,6 +1,6 @@
-"""``nuanxin admin …``: branches, the audit log, statistics and roster comparison from the
-server's shell. Every change goes through the same rules as the chat commands and is audited
-under ``cli:<login>``."""
+"""``nuanxin admin …``: branches, the audit log, statistics, roster comparison and a person's
+requests about their data, from the server's shell. Every change goes through the same rules
+as the chat commands and is audited under ``cli:<login>``."""
 
 from __future__ import annotations
 
@@ -17,14 +17,16 @@ import aiohttp
 
 from bot.clock import SystemClock
 from bot.config import Settings
-from bot.i18n import DEFAULT_LANG, catalog
+from bot.i18n import DEFAULT_LANG, Refusal, catalog
 from bot.qr import render_qr
 from bot.transports.wechat import contact_url
 from bot.transports.wecom_api import WeComClient, WeComError
-from handlers import exports, organisation, roster, stats, tables
+from handlers import exports, organisation, personal_data, roster, stats, tables
 from handlers import stations as stations_flow
-from handlers.organisation import KINDS, BranchError
-from storage import audit, branches, kf
+from handlers.organisation import KINDS
+from handlers.phone import normalize_mobile
+from handlers.steps import InvalidInput
+from storage import audit, branches, declarations, kf, personal
 from storage.branches import NewBranch
 from storage.db import Database, Tx
 
@@ -41,7 +43,9 @@ def kind_labels() -> dict[str, str]:
 
 
 def add_parser(commands: Any, data_dir: argparse.ArgumentParser) -> None:
-    admin = commands.add_parser("admin", help="branches, audit log, statistics, roster check")
+    admin = commands.add_parser(
+        "admin", help="branches, audit log, statistics, roster check, a person's data"
+    )
     sub = admin.add_subparsers(dest="admin_command", required=True)
 
     branch = sub.add_parser("branch", help="create, list, edit, import branches; QR codes")
@@ -99,6 +103,18 @@ def add_parser(commands: Any, data_dir: argparse.ArgumentParser) -> None:
     figures = sub.add_parser("stats", parents=[data_dir], help="census and handling figures")
     figures.add_argument("--format", choices=["table", "json"], default="table")
 
+    erase = sub.add_parser(
+        "erase", parents=[data_dir], help="delete everything kept about a person, on request"
+    )
+    erase.add_argument("user", metavar="USER", help=PERSON_HELP)
+    copy = sub.add_parser(
+        "subject-export",
+        parents=[data_dir],
+        help="a copy of everything kept about a person (JSON), on request",
+    )
+    copy.add_argument("user", metavar="USER", help=PERSON_HELP)
+    copy.add_argument("--out", type=Path, help="write the JSON here instead of stdout")
+
     compare = sub.add_parser(
         "compare", parents=[data_dir], help="a platform roster against the declarations"
     )
@@ -106,7 +122,11 @@ def add_parser(commands: Any, data_dir: argparse.ArgumentParser) -> None:
     compare.add_argument("--out", type=Path, help="write the CSV here instead of stdout")
 
 
-READ_ONLY = frozenset({"branch_list", "audit", "stats", "compare", "admins_list"})
+PERSON_HELP = "platform:id, like telegram:12345, or the mobile number they declared"
+ABOUT_WHAT_IS_THERE = frozenset(
+    {"branch_list", "audit", "stats", "compare", "admins_list", "erase", "subject-export"}
+)
+"""Commands about data already kept: without a database they say so instead of making one."""
 
 
 def command_name(args: argparse.Namespace) -> str:
@@ -117,35 +137,60 @@ def command_name(args: argparse.Namespace) -> str:
     return name
 
 
-def reads_only(args: argparse.Namespace) -> bool:
-    return command_name(args) in READ_ONLY
+def needs_data(args: argparse.Namespace) -> bool:
+    return command_name(args) in ABOUT_WHAT_IS_THERE
 
 
 def run(settings: Settings, args: argparse.Namespace) -> int:
     name = command_name(args)
-    return asyncio.run(_in_transaction(settings, args, COMMANDS[name]))
+    return asyncio.run(_in_transaction(settings, args, COMMANDS[name], forgets=name == "erase"))
 
 
-async def _in_transaction(settings: Settings, args: argparse.Namespace, command: Command) -> int:
+async def _in_transaction(
+    settings: Settings, args: argparse.Namespace, command: Command, *, forgets: bool
+) -> int:
+    """Runs the command in one transaction; one that deleted personal data also empties the
+    database's write-ahead log, so no earlier copy of it stays on disk."""
     db = await Database.open(settings.db_path)
     try:
         async with db.transaction() as tx:
-            return await command(tx, args, settings)
-    except BranchError as bad:
-        print(f"nuanxin: {catalog().t(DEFAULT_LANG, bad.key, **bad.params)}", file=sys.stderr)
+            code = await command(tx, args, settings)
+        if forgets:
+            await db.empty_log()
+        return code
+    except Refusal as bad:
+        complain(catalog().explain(SPOKEN[0], bad))
         return 2
     except BrokenPipeError:
         raise
-    except (roster.RosterError, tables.TableError, OSError) as bad:
-        print(f"nuanxin: {bad}", file=sys.stderr)
+    except OSError as bad:
+        complain(say("cli.file_error", file=bad.filename or "", why=bad.strerror or bad))
         return 2
     finally:
         await db.close()
 
 
+SPOKEN = [DEFAULT_LANG]
+"""The language the command line speaks: ``NUANXIN_LANG``, set once the settings are read
+(never the shell's locale, so a script reads the same words on every machine)."""
+
+
+def speak(lang: str) -> None:
+    SPOKEN[0] = lang
+
+
+def say(key: str, /, **params: object) -> str:
+    return catalog().t(SPOKEN[0], key, **params)
+
+
+def complain(text: str) -> None:
+    """A refusal or a remark, on standard error, so standard output stays the data."""
+    print(f"nuanxin: {text}", file=sys.stderr)
+
+
 def said_read(path: Path, encoding: str) -> None:
     """Which encoding a table was read in, on standard error, so a wrong guess shows."""
-    print(f"nuanxin: read {path.name} as {encoding}", file=sys.stderr)
+    complain(say("cli.read_as", file=path.name, encoding=encoding))
 
 
 async def branch_add(tx: Tx, args: argparse.Namespace, settings: Settings) -> int:
@@ -218,7 +263,7 @@ async def branch_import(tx: Tx, args: argparse.Namespace, _: Settings) -> int:
     added, updated = await organisation.import_csv(
         tx, cli_actor(), text, kind_labels(), SystemClock().now()
     )
-    print(f"added {added}, updated {updated}")
+    print(say("cli.branches_imported", added=added, updated=updated))
     return 0
 
 
@@ -232,7 +277,7 @@ async def branch_qr(tx: Tx, args: argparse.Namespace, settings: Settings) -> int
     else:
         link = organisation.join_link(settings, branch.code)
     if link is None:
-        print("nuanxin: set TELEGRAM_BOT_USERNAME for join links", file=sys.stderr)
+        complain(say("cli.needs_bot_username"))
         return 2
     await asyncio.to_thread(render_qr, link, args.out)
     print(link)
@@ -244,7 +289,7 @@ async def wechat_contact_url(tx: Tx, settings: Settings) -> str:
     if contact := await kf.contact_url(tx):
         return contact
     if not (settings.wecom_corp_id and settings.wecom_kf_secret):
-        print("nuanxin: set WECOM_CORP_ID and WECOM_KF_SECRET for WeChat posters", file=sys.stderr)
+        complain(say("cli.needs_kf_secret"))
         return ""
     client = WeComClient(
         settings.wecom_api_url, settings.wecom_corp_id, settings.wecom_kf_secret.value, ""
@@ -252,7 +297,7 @@ async def wechat_contact_url(tx: Tx, settings: Settings) -> str:
     try:
         account, contact = await contact_url(client, settings.wecom_kf_open_kfid)
     except (WeComError, aiohttp.ClientError, TimeoutError) as bad:
-        print(f"nuanxin: WeCom gave no link for the WeChat account: {bad}", file=sys.stderr)
+        complain(say("cli.kf_no_link", why=bad))
         return ""
     finally:
         await client.close()
@@ -272,7 +317,7 @@ async def admins_change(tx: Tx, args: argparse.Namespace, _: Settings) -> int:
     now = SystemClock().now()
     await change(tx, cli_actor(), args.user, now)
     await organisation.tell(tx, catalog(), args.user, told, now)
-    print(catalog().t(DEFAULT_LANG, said, user=args.user))
+    print(say(said, user=args.user))
     return 0
 
 
@@ -325,7 +370,8 @@ async def compare_roster(tx: Tx, args: argparse.Namespace, _: Settings) -> int:
     counts: dict[str, int] = {}
     for row in result:
         counts[row["outcome"]] = counts.get(row["outcome"], 0) + 1
-    print(" ".join(f"{k}={v}" for k, v in sorted(counts.items())), file=sys.stderr)
+    for outcome, count in sorted(counts.items()):
+        complain(say("cli.compared", outcome=say(f"roster.outcome.{outcome}"), count=count))
     return 0
 
 
@@ -335,9 +381,48 @@ async def stations_import(tx: Tx, args: argparse.Namespace, _: Settings) -> int:
     added, refused = await stations_flow.import_rows(
         tx, cli_actor(), table, args.datum, SystemClock().now()
     )
-    print(f"imported {added}, rejected {len(refused)}")
+    print(say("cli.stations_imported", added=added, refused=len(refused)))
     for number, why in refused:
-        print(f"row {number}: {catalog().t(DEFAULT_LANG, why.key, **why.params)}")
+        print(say("cli.row_refused", row=number, why=why))
+    return 0
+
+
+async def person(tx: Tx, who: str) -> str:
+    """The user a request names: a user id as it is, or the mobile number they declared."""
+    if ":" in who:
+        if not await personal.about(tx, who):
+            raise Refusal("cli.person_unknown", who=who)
+        return who
+    try:
+        phone = normalize_mobile(who)
+    except InvalidInput:
+        raise Refusal("cli.person_unknown", who=who) from None
+    found = await declarations.by_phone(tx, phone)
+    if not found:
+        raise Refusal("cli.person_unknown", who=who)
+    if len(found) > 1:
+        raise Refusal("cli.phone_ambiguous", phone=phone, users=", ".join(found))
+    return found[0]
+
+
+async def erase_person(tx: Tx, args: argparse.Namespace, settings: Settings) -> int:
+    user_id = await person(tx, args.user)
+    erased = await personal_data.erase_person(
+        tx, catalog(), settings, user_id, cli_actor(), SystemClock().now()
+    )
+    print(say("cli.erased", user=user_id, reports=erased.reports, waiting=erased.waiting))
+    return 0
+
+
+async def subject_export(tx: Tx, args: argparse.Namespace, _: Settings) -> int:
+    user_id = await person(tx, args.user)
+    now = SystemClock().now()
+    data = await personal_data.subject_export(tx, user_id, now)
+    await audit.record(tx, cli_actor(), "subject_export", user_id, now)
+    if args.out:
+        await asyncio.to_thread(args.out.write_bytes, data)
+    else:
+        sys.stdout.buffer.write(data + b"\n")
     return 0
 
 
@@ -354,4 +439,6 @@ COMMANDS: dict[str, Command] = {
     "stats": stats_figures,
     "compare": compare_roster,
     "stations_import": stations_import,
+    "erase": erase_person,
+    "subject-export": subject_export,
 }

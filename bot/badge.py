@@ -6,6 +6,7 @@ machine. The card grows downwards to hold the whole pledge.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +31,12 @@ class BadgeText:
     pledge_label: str
     pledge: str
     footer: str
+
+
+def badge_path(media_dir: Path, user_id: str) -> Path:
+    """Named by a hash so the file name reveals no platform id."""
+    digest = hashlib.sha256(user_id.encode()).hexdigest()[:24]
+    return media_dir / "badges" / f"{digest}.png"
 
 
 def render_badge(text: BadgeText, target: Path) -> Path:

@@ -101,11 +101,11 @@ async def _backup(settings: Settings, out: Path) -> int:
     try:
         await db.backup(out)
     except (OSError, sqlite3.Error) as bad:
-        print(f"nuanxin: the backup to {out} failed: {bad}", file=sys.stderr)
+        admin_cli.complain(admin_cli.say("cli.backup_failed", out=out, why=bad))
         return 1
     finally:
         await db.close()
-    print(f"nuanxin: {settings.db_path} copied to {out}", file=sys.stderr)
+    admin_cli.complain(admin_cli.say("cli.backed_up", db=settings.db_path, out=out))
     return 0
 
 
@@ -133,7 +133,7 @@ def _wecom(settings: Settings, args: argparse.Namespace) -> int:
 
 async def _export(settings: Settings, args: argparse.Namespace) -> int:
     if args.format == "open311" and args.what != "hazards":
-        print("nuanxin: --format open311 is for hazards only", file=sys.stderr)
+        admin_cli.complain(admin_cli.say("cli.open311_hazards_only"))
         return 2
     db = await Database.open(settings.db_path)
     try:
@@ -168,13 +168,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as bad:
         print(f"nuanxin: {bad}", file=sys.stderr)
         return 2
+    admin_cli.speak(settings.cli_lang)
     no_folder = not settings.data_dir.exists()
     if (
-        reads_only(args)
+        needs_data(args)
         and (no_folder or settings.data_dir.is_dir())
         and not settings.db_path.exists()
     ):
-        print(f"nuanxin: there is no database in {settings.data_dir}", file=sys.stderr)
+        admin_cli.complain(admin_cli.say("cli.no_database", folder=settings.data_dir))
         return 2
     try:
         code = _run(settings, args)
@@ -188,12 +189,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
 
 
-def reads_only(args: argparse.Namespace) -> bool:
-    """Commands that only read the data: pointed at a folder without a database, they say
-    so instead of making an empty one."""
+def needs_data(args: argparse.Namespace) -> bool:
+    """Commands about the data already kept: pointed at a folder without a database, they
+    say so instead of making an empty one."""
     if args.command in ("export", "backup"):
         return True
-    return args.command == "admin" and admin_cli.reads_only(args)
+    return args.command == "admin" and admin_cli.needs_data(args)
 
 
 def quiet_stdout() -> None:

@@ -54,6 +54,8 @@ class Settings:
     """Messages a second to Telegram in all; up to 1000 with paid broadcasts; 0: no limit."""
     telegram_chat_rate: float = 1.0
     """Messages a second to one chat (after a short burst); 0: no limit."""
+    cli_lang: str = "zh"
+    """What the command line says its summaries and refusals in: zh or en."""
     telegram_bot_username: str = ""
     """For join deep links and their QR codes (t.me/<username>?start=join-CODE)."""
     wecom_corp_id: str = ""
@@ -114,6 +116,13 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> i
     return value
 
 
+def _lang(env: Mapping[str, str], name: str) -> str:
+    wanted = env.get(name, "").strip().lower() or "zh"
+    if wanted not in ("zh", "en"):
+        raise ConfigError(f"{name} must be zh or en, not {wanted!r}")
+    return wanted
+
+
 def _rate(env: Mapping[str, str], name: str, default: float, *, most: float) -> float:
     """Messages a second: a number from 0 (no limit) to ``most``."""
     raw = env.get(name, "").strip()
@@ -164,6 +173,7 @@ def load_settings(
         telegram_rate=_rate(env, "NUANXIN_TELEGRAM_RATE", 30.0, most=1000.0),
         telegram_chat_rate=_rate(env, "NUANXIN_TELEGRAM_CHAT_RATE", 1.0, most=30.0),
         telegram_bot_username=env.get("TELEGRAM_BOT_USERNAME", "").strip().lstrip("@"),
+        cli_lang=_lang(env, "NUANXIN_LANG"),
         wecom_corp_id=env.get("WECOM_CORP_ID", "").strip(),
         wecom_agent_id=env.get("WECOM_AGENT_ID", "").strip(),
         wecom_secret=Secret(env.get("WECOM_SECRET", "").strip()),

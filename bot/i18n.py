@@ -18,6 +18,16 @@ PLURAL = "plural"
 DEFAULT_LANG = "zh"
 
 
+class Refusal(ValueError):
+    """A request the rules refuse, explained by the catalog entry ``key`` filled with
+    ``params``; a parameter that is itself a refusal is explained in the same language."""
+
+    def __init__(self, key: str, **params: object) -> None:
+        super().__init__(key)
+        self.key = key
+        self.params = params
+
+
 class Catalog:
     def __init__(self, messages: dict[str, dict[str, str]]) -> None:
         self._messages = messages
@@ -30,12 +40,19 @@ class Catalog:
 
     def t(self, lang: str, key: str, /, **params: object) -> str:
         """The text for ``key`` in ``lang``, falling back to Chinese; a missing key raises."""
+        params = {
+            name: self.explain(lang, value) if isinstance(value, Refusal) else value
+            for name, value in params.items()
+        }
         entry = self._messages[key]
         template = entry.get(lang) or entry[DEFAULT_LANG]
         counted = entry.get(PLURAL)
         if counted and params.get(counted) == 1 and f"{lang}_one" in entry:
             template = entry[f"{lang}_one"]
         return template.format(**params) if params else template
+
+    def explain(self, lang: str, refusal: Refusal) -> str:
+        return self.t(lang, refusal.key, **refusal.params)
 
 
 @cache

@@ -111,6 +111,13 @@ def stored_file(media_dir: Path, folder: str, sha256: str) -> Path | None:
     return next((media_dir / folder / sha256[:2]).glob(f"{sha256}*"), None)
 
 
+def remove_stored(media_dir: Path, sha256: str) -> None:
+    """Deletes a stored photo (and its thumbnail) or voice note, whichever it is."""
+    for folder in ("photos", "thumbs", "voice"):
+        for found in (media_dir / folder / sha256[:2]).glob(f"{sha256}*"):
+            found.unlink(missing_ok=True)
+
+
 def store_file(source: Path, media_dir: Path, max_bytes: int, folder: str) -> str:
     """Keeps a file as it is (a voice note), named by its hash; returns the hash."""
     if source.stat().st_size > max_bytes:

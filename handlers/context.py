@@ -47,10 +47,13 @@ class Context:
     secretary_of: frozenset[int] = frozenset()
     """The branches this user runs."""
     wake_at: list[datetime] = field(default_factory=list)
+    """When timers added by this event fall due, so the scheduler can wake then."""
     bulk: bool = False
     """What this context sends answers nobody's own action (a timer's work): it goes with the
     capacity that answers leave."""
-    """When timers added by this event fall due, so the scheduler can wake then."""
+    forgot: bool = False
+    """Personal data was deleted: once this commits, the database's write-ahead log is
+    emptied, so no earlier copy of it stays on disk."""
 
     def handles(self, branch_id: int | None) -> bool:
         """May this user act on an item of that branch (None: the unrouted queue)?"""
@@ -124,12 +127,21 @@ class Context:
         *,
         about: str | None = None,
         card_of: str | None = None,
+        subject: str | None = None,
     ) -> None:
         """Queues a message; ``about`` names the item a status update concerns, so that one
         waiting to reach its rider shows on the item; ``card_of`` the item a handler's card
-        shows, so that it can be brought up to date."""
+        shows, so that it can be brought up to date; ``subject`` the person whose declaration
+        it shows, so that withdrawing it takes the message's words back too."""
         added = await outbox.add(
-            self.tx, recipient, reply, self.now, bulk=self.bulk, about=about, card_of=card_of
+            self.tx,
+            recipient,
+            reply,
+            self.now,
+            bulk=self.bulk,
+            about=about,
+            card_of=card_of,
+            subject=subject,
         )
         self.sent.append(added)
 

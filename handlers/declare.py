@@ -7,10 +7,8 @@ in ``declarations``. Declining consent, cancelling or letting the draft expire s
 from __future__ import annotations
 
 import asyncio
-import hashlib
-from pathlib import Path
 
-from bot.badge import BadgeText, render_badge
+from bot.badge import BadgeText, badge_path, render_badge
 from bot.events import Event, EventKind, Request
 from handlers import engine
 from handlers.context import Context, rows
@@ -205,9 +203,8 @@ class DeclarationFlow(Flow):
             updated_at=ctx.now,
         )
         await declarations.save(ctx.tx, declaration)
-        badge = await asyncio.to_thread(
-            render_badge, badge_text(ctx, declaration), badge_path(ctx, ctx.user.id)
-        )
+        target = badge_path(ctx.settings.media_dir, ctx.user.id)
+        badge = await asyncio.to_thread(render_badge, badge_text(ctx, declaration), target)
         await ctx.reply(
             ctx.t("declare.saved", name=declaration.name), ctx.menu(), photo=str(badge)
         )
@@ -240,12 +237,6 @@ def badge_text(ctx: Context, declaration: Declaration) -> BadgeText:
         pledge=declaration.pledge,
         footer=ctx.t("badge.footer"),
     )
-
-
-def badge_path(ctx: Context, user_id: str) -> Path:
-    """Named by a hash so the file name reveals no platform id."""
-    digest = hashlib.sha256(user_id.encode()).hexdigest()[:24]
-    return ctx.settings.media_dir / "badges" / f"{digest}.png"
 
 
 def draft_from(ctx: Context, declaration: Declaration) -> Draft:
@@ -299,37 +290,3 @@ async def show_declaration(ctx: Context, declaration: Declaration) -> None:
         ctx.menu_button("button.withdraw", "withdraw"),
     ]
     await ctx.reply("\n".join(lines), rows(buttons, 2))
-
-
-class WithdrawFlow(Flow):
-    """Withdrawal deletes the declaration and the badge: the rider's right to erasure."""
-
-    name = "withdraw"
-    title_key = "withdraw.title"
-    steps = (
-        ChoiceStep(
-            name="confirm",
-            field="confirm",
-            prompt_key="withdraw.confirm",
-            label_key=None,
-            choices=YES_NO,
-        ),
-    )
-
-    async def complete(self, ctx: Context, draft: Draft) -> None:
-        if draft["confirm"] != "yes":
-            await ctx.say("withdraw.kept")
-            return
-        await declarations.delete(ctx.tx, ctx.user.id)
-        badge_path(ctx, ctx.user.id).unlink(missing_ok=True)
-        await ctx.say("withdraw.done")
-
-
-WITHDRAWAL = WithdrawFlow()
-
-
-async def withdraw(ctx: Context, _: str) -> None:
-    if await declarations.get(ctx.tx, ctx.user.id) is None:
-        await ctx.say("withdraw.nothing")
-        return
-    await engine.begin(ctx, WITHDRAWAL)

@@ -23,7 +23,9 @@ from handlers import engine
 from handlers.actions import Action, Registry, Role
 from handlers.buttons import MENU_SCOPE, Malformed
 from handlers.context import Context
-from storage import branches, conversations, inbox, outbox, users
+from handlers.personal_data import draft_files, drop_files
+from storage import branches, conversations, inbox, outbox, personal, users
+from storage.conversations import Conversation
 from storage.db import Database, is_storage_failure
 
 log = logging.getLogger(__name__)
@@ -55,6 +57,8 @@ class Dispatcher:
     async def handle(self, event: Event) -> Handled:
         notice: str = ""
         wake_at: tuple[datetime, ...] = ()
+        forgot = False
+        left_behind: set[str] = set()
         try:
             media = await self._prepare_media(event)
             async with self._db.transaction() as tx:
@@ -85,7 +89,12 @@ class Dispatcher:
                     await conversations.save(tx, ctx.conversation)
                 elif conversation is not None:
                     await conversations.delete(tx, user.id)
+                left_behind = await self._files_left_behind(ctx, conversation)
                 notice, wake_at = ctx.notice, tuple(sorted(set(ctx.wake_at)))
+                forgot = ctx.forgot
+            await drop_files(self._settings, left_behind)
+            if forgot:
+                await self._db.empty_log()
         except Exception as error:
             if is_storage_failure(error):
                 raise
@@ -94,6 +103,20 @@ class Dispatcher:
             )
             await self._apologise(event)
         return Handled(fresh=True, notice=notice, wake_at=wake_at)
+
+    @staticmethod
+    async def _files_left_behind(ctx: Context, before: Conversation | None) -> set[str]:
+        """Photos and voice notes of a form that ended without becoming an item (cancelled,
+        expired, replaced by another): nothing holds them any more, so they are deleted."""
+        if before is None:
+            return set()
+        after = ctx.conversation
+        if after is not None and after.token == before.token:
+            return set()
+        drafted = draft_files(before.draft)
+        if after is not None:
+            drafted = [sha for sha in drafted if sha not in draft_files(after.draft)]
+        return set(drafted) - await personal.files_in_use(ctx.tx, drafted)
 
     async def _prepare_media(self, event: Event) -> Media | None:
         """Processes a photo or voice note only when the current step wants one, so files

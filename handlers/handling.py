@@ -17,7 +17,7 @@ from handlers.engine import Flow
 from handlers.lifecycle import StatusError, change_status, confirm
 from handlers.routing import responsible
 from handlers.steps import Draft, TextStep
-from storage import audit, branches, declarations, outbox, points, reports, users
+from storage import audit, branches, declarations, outbox, personal, points, reports, users
 from storage.reports import OPEN_STATUSES, Report
 
 HAZARD_POINTS = 10
@@ -30,7 +30,11 @@ async def reporter_name(ctx: Context, report: Report, lang: str) -> str:
     if report.anonymous:
         return ctx.catalog.t(lang, "card.anonymous")
     declaration = await declarations.get(ctx.tx, report.reporter)
-    return declaration.name if declaration else ctx.catalog.t(lang, "card.rider")
+    if declaration:
+        return declaration.name
+    if await personal.withdrew(ctx.tx, report.reporter):
+        return ctx.catalog.t(lang, "card.withdrawn")
+    return ctx.catalog.t(lang, "card.rider")
 
 
 async def report_card(ctx: Context, report: Report, recipient: str) -> list[Reply]:

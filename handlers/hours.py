@@ -12,6 +12,7 @@ import re
 from datetime import datetime
 
 from bot.clock import CHINA
+from bot.i18n import Refusal
 
 Hours = dict[int, list[tuple[int, int]]]
 ALWAYS: Hours = {day: [(0, 1440)] for day in range(7)}
@@ -23,8 +24,8 @@ DAY_NAMES = {
 _SPAN = re.compile(r"^(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})$")
 
 
-class HoursError(ValueError):
-    pass
+class HoursError(Refusal):
+    """Opening hours written in a way we cannot read."""
 
 
 def parse_hours(raw: str) -> Hours:
@@ -32,7 +33,7 @@ def parse_hours(raw: str) -> Hours:
     if text in ("24h", "24小时", "24/7", "全天"):
         return dict(ALWAYS)
     if not text:
-        raise HoursError("no hours")
+        raise HoursError("hours.none")
     hours: Hours = {}
     for part in filter(None, (p.strip() for p in text.split(";"))):
         days, spans = _days_and_spans(part)
@@ -53,7 +54,7 @@ def _days(text: str) -> list[int]:
     for item in text.split(","):
         first, _, last = item.partition("-")
         if first not in DAY_NAMES or (last and last not in DAY_NAMES):
-            raise HoursError(f"unknown day {item!r}")
+            raise HoursError("hours.unknown_day", day=item)
         start, end = DAY_NAMES[first], DAY_NAMES[last or first]
         days += [d % 7 for d in range(start, end + (7 if end < start else 0) + 1)]
     return days
@@ -64,10 +65,10 @@ def _spans(text: str) -> list[tuple[int, int]]:
     for item in text.replace(" ", "").split(","):
         match = _SPAN.match(item)
         if not match:
-            raise HoursError(f"unreadable span {item!r}")
+            raise HoursError("hours.unreadable_span", span=item)
         h1, m1, h2, m2 = (int(g) for g in match.groups())
         if h1 > 24 or h2 > 24 or m1 > 59 or m2 > 59:
-            raise HoursError(f"no such time in {item!r}")
+            raise HoursError("hours.no_such_time", span=item)
         start, end = h1 * 60 + m1, h2 * 60 + m2
         if end <= start:
             end += 1440

@@ -16,7 +16,7 @@ from urllib.parse import quote
 
 from bot.config import Settings
 from bot.events import Reply
-from bot.i18n import Catalog
+from bot.i18n import Catalog, Refusal
 from bot.qr import render_qr
 from storage import audit, branches, outbox, users
 from storage.branches import Branch, NewBranch
@@ -41,13 +41,8 @@ CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 """No 0/O or 1/I: codes are read off posters and typed by thumb."""
 
 
-class BranchError(ValueError):
-    """A request the rules refuse; ``key`` names the explanation in the catalog."""
-
-    def __init__(self, key: str, **params: object) -> None:
-        super().__init__(key)
-        self.key = key
-        self.params = params
+class BranchError(Refusal):
+    """A change to the organisation tree that its rules refuse."""
 
 
 def new_code() -> str:
@@ -217,12 +212,12 @@ async def import_csv(
                 await branches.update(tx, changed)
                 updated += 1
         except BranchError as bad:
-            raise BranchError("branch.import_row", row=number, why=bad.key) from bad
+            raise BranchError("branch.import_row", row=number, why=bad) from bad
     for number, row in enumerate(rows, start=2):
         try:
             await _link(tx, actor, row, labels, now)
         except BranchError as bad:
-            raise BranchError("branch.import_row", row=number, why=bad.key) from bad
+            raise BranchError("branch.import_row", row=number, why=bad) from bad
     await audit.record(tx, actor, "branch_import", "", now, f"added={added} updated={updated}")
     return added, updated
 

@@ -14,6 +14,7 @@ from handlers import (
     hazard,
     lifecycle,
     membership,
+    personal_data,
     records,
     review,
     stations,
@@ -167,7 +168,9 @@ def build_registry() -> Registry:
             role=Role.ADMIN,
             listed=True,
         ),
-        Action("withdraw", declare.withdraw, commands=("withdraw",)),
+        Action("withdraw", personal_data.withdraw, commands=("withdraw",)),
+        Action("mydata", personal_data.my_data, commands=("mydata",), listed=True),
+        Action("erase", personal_data.erase),
         Action("menu", basics.show_menu, commands=("menu",), ends_flow=True, listed=True),
         Action(
             "help",
@@ -191,7 +194,8 @@ def build_registry() -> Registry:
         flow.name: flow
         for flow in (
             declare.DECLARATION,
-            declare.WITHDRAWAL,
+            personal_data.WITHDRAWAL,
+            personal_data.ERASURE,
             hazard.HAZARD,
             grievance.GRIEVANCE,
             lifecycle.COMMENT,

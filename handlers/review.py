@@ -54,7 +54,8 @@ async def declaration_card(ctx: Context, declaration: Declaration, recipient: st
 
 async def alert_declaration(ctx: Context, declaration: Declaration) -> None:
     for person in await responsible(ctx, await branch_of(ctx, declaration.user_id)):
-        await ctx.send(person, await declaration_card(ctx, declaration, person))
+        card = await declaration_card(ctx, declaration, person)
+        await ctx.send(person, card, subject=declaration.user_id)
 
 
 async def decide(ctx: Context, argument: str) -> None:
@@ -68,7 +69,8 @@ async def decide(ctx: Context, argument: str) -> None:
         ctx.alert("hint.not_allowed")
         return
     if verb == "show":
-        await ctx.send(ctx.user.id, await declaration_card(ctx, declaration, ctx.user.id))
+        card = await declaration_card(ctx, declaration, ctx.user.id)
+        await ctx.send(ctx.user.id, card, subject=declaration.user_id)
     elif declaration.status != "pending":
         ctx.alert("review.already", name=declaration.name)
     elif verb == "ok":

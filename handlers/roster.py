@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bot.i18n import Refusal
 from handlers.phone import mask, normalize_mobile
 from handlers.steps import InvalidInput
 from handlers.tables import read_table
@@ -45,8 +46,8 @@ class RosterEntry:
     station: str
 
 
-class RosterError(ValueError):
-    pass
+class RosterError(Refusal):
+    """A roster the comparison cannot use."""
 
 
 def read(path: Path) -> tuple[list[RosterEntry], str]:
@@ -59,7 +60,7 @@ def read(path: Path) -> tuple[list[RosterEntry], str]:
     header = [cell.strip().lower() for cell in table[0]]
     where = {field: _column(header, names) for field, names in HEADERS.items()}
     if where["phone"] is None:
-        raise RosterError("the roster needs a phone column (phone / 手机号)")
+        raise RosterError("roster.no_phone_column")
     entries = [
         RosterEntry(**{field: _cell(row, where[field]) for field in HEADERS})
         for row in table[1:]

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.events import Event, EventKind, Reply, Request, Venue
+from bot.i18n import Refusal
 from handlers import engine
 from handlers.context import Context, rows
 from handlers.engine import Flow
@@ -57,13 +58,8 @@ class Found:
     open_now: bool
 
 
-class RowError(ValueError):
-    """Why a row of a station file is refused; ``key`` names it in the catalog."""
-
-    def __init__(self, key: str, **params: object) -> None:
-        super().__init__(key)
-        self.key = key
-        self.params = params
+class RowError(Refusal):
+    """Why a row of a station file (or a station typed in chat) is refused."""
 
 
 def _code(raw: str, known: dict[str, str], error: str) -> str:
@@ -108,7 +104,7 @@ def hours_from(raw: str) -> dict[str, list[list[int]]]:
     try:
         return to_json(parse_hours(raw))
     except HoursError as bad:
-        raise RowError("stations.row.bad_hours", value=raw, why=str(bad)) from None
+        raise RowError("stations.row.bad_hours", value=raw, why=bad) from None
 
 
 def amenities_from(raw: str) -> tuple[str, ...]:

@@ -14,13 +14,15 @@ from pathlib import Path
 
 from openpyxl import load_workbook
 
+from bot.i18n import Refusal
+
 UTF8 = "UTF-8"
 GB18030 = "GB18030"
 XLSX = "XLSX"
 
 
-class TableError(ValueError):
-    """The file is not a table we can read; the message says why."""
+class TableError(Refusal):
+    """The file is not a table we can read."""
 
 
 @dataclass(frozen=True)
@@ -39,7 +41,7 @@ def decode(raw: bytes, name: str) -> tuple[str, str]:
     try:
         return raw.decode("gb18030"), GB18030
     except UnicodeDecodeError:
-        raise TableError(f"{name} is neither UTF-8 nor GB18030 text") from None
+        raise TableError("table.not_text", name=name) from None
 
 
 def read_table(path: Path) -> Table:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from storage.db import Tx, fetch_one
+from storage.db import Tx, fetch_all, fetch_one
 from storage.timefmt import from_db, to_db
 
 
@@ -63,3 +63,14 @@ async def save(tx: Tx, conv: Conversation) -> None:
 
 async def delete(tx: Tx, user_id: str) -> None:
     await tx.execute("DELETE FROM conversations WHERE user_id = ?", (user_id,))
+
+
+async def remove_idle(tx: Tx, before: datetime) -> list[dict[str, Any]]:
+    """Deletes forms nobody touched since ``before``; returns their drafts (what files they
+    held)."""
+    rows = await fetch_all(
+        tx,
+        "DELETE FROM conversations WHERE updated_at < ? RETURNING draft",
+        (to_db(before),),
+    )
+    return [json.loads(row["draft"]) for row in rows]

@@ -104,6 +104,8 @@ class Database:
             await conn.execute("PRAGMA busy_timeout=10000")
             await conn.execute("PRAGMA foreign_keys=ON")
             await conn.execute("PRAGMA synchronous=NORMAL")
+            # deleted rows are overwritten, not left in free space: erasure must erase
+            await conn.execute("PRAGMA secure_delete=ON")
             db = cls(conn, path)
             await db._set_up(target_version)
         except (OSError, sqlite3.Error) as bad:
@@ -179,6 +181,13 @@ class Database:
         self.failures += 1
         if self.on_failure is not None:
             self.on_failure(self.failures)
+
+    async def empty_log(self) -> None:
+        """Copies the write-ahead log into the file and truncates it, so that personal data
+        just deleted (and overwritten) leaves no earlier copy in the log. A reader in another
+        process can keep it from finishing; a later checkpoint then overwrites the log."""
+        async with self._lock:
+            await self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[Tx]:

@@ -69,6 +69,12 @@ async def delete(tx: Tx, user_id: str) -> bool:
     return cursor.rowcount > 0
 
 
+async def by_phone(tx: Tx, phone: str) -> list[str]:
+    """Who declared this number (one person, unless the same number was declared twice)."""
+    rows = await fetch_all(tx, "SELECT user_id FROM declarations WHERE phone = ?", (phone,))
+    return [row["user_id"] for row in rows]
+
+
 async def all_declarations(tx: Tx) -> list[Declaration]:
     rows = await fetch_all(tx, f"SELECT {_COLUMNS} FROM declarations ORDER BY created_at")
     return [_from_row(dict(row)) for row in rows]

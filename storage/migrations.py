@@ -411,6 +411,22 @@ CREATE INDEX outbox_cards ON outbox(card_of) WHERE card_of IS NOT NULL;
 """A handler's card names its item, so that when one handler acts every other card of the
 item can be edited to say so."""
 
+M016_PERSONAL_DATA = """
+ALTER TABLE users ADD COLUMN withdrawn_at TEXT;
+ALTER TABLE outbox ADD COLUMN subject TEXT;
+CREATE INDEX outbox_subject ON outbox(subject) WHERE subject IS NOT NULL;
+CREATE TABLE erasures (
+    user_id TEXT PRIMARY KEY,
+    asked_at TEXT NOT NULL,
+    asked_by TEXT NOT NULL
+);
+CREATE INDEX report_photos_file ON report_photos(sha256);
+CREATE INDEX reports_voice ON reports(voice) WHERE voice IS NOT NULL;
+"""
+"""What deletion needs to find: a rider who withdrew (their items say so), the messages that
+carry a person's declaration (``subject``), erasures that wait for open items to close, and
+whether an item still holds a stored file."""
+
 MIGRATIONS: tuple[str, ...] = (
     M001_INITIAL,
     M002_REPORTS,
@@ -427,4 +443,5 @@ MIGRATIONS: tuple[str, ...] = (
     M013_WECHAT,
     M014_CHECKIN_TRIES,
     M015_CARDS,
+    M016_PERSONAL_DATA,
 )

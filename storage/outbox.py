@@ -25,13 +25,14 @@ async def add(
     bulk: bool = False,
     about: str | None = None,
     card_of: str | None = None,
+    subject: str | None = None,
 ) -> int:
     """Queues a message; ``bulk`` ones (and every broadcast copy) wait while answers go;
     ``about`` names the item a status update is about, ``card_of`` the item a handler's card
-    shows."""
+    shows, ``subject`` the person whose declaration the message shows to someone else."""
     cursor = await tx.execute(
         "INSERT INTO outbox (recipient, payload, has_buttons, created_at, broadcast_id, bulk, "
-        "about, card_of) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        "about, card_of, subject) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             recipient,
             reply.to_json(),
@@ -41,6 +42,7 @@ async def add(
             1 if bulk or broadcast_id is not None else 0,
             about,
             card_of,
+            subject,
         ),
     )
     assert cursor.lastrowid is not None

@@ -98,7 +98,7 @@ def test_branches_are_added_edited_imported_listed_and_audited(
         "LJZ000,陆家嘴街道党工委,district,浦东新区,,\n",
         encoding="utf-8",
     )
-    assert admin(capsys, data, "branch", "import", str(roster)).strip() == "added 2, updated 0"
+    assert admin(capsys, data, "branch", "import", str(roster)).strip() == "新增 2 个，更新 0 个"
     listed = {
         b["code"]: b for b in json.loads(admin(capsys, data, "branch", "list", "--format", "json"))
     }
@@ -247,16 +247,16 @@ def test_tables_saved_by_excel_on_chinese_windows_are_read_and_say_how(
     gbk.write_bytes(rows.encode("gb18030"))
     assert main(["admin", "branch", "import", "--data-dir", str(data), str(gbk)]) == 0
     told = capsys.readouterr()
-    assert "added 1" in told.out and "read branches-gbk.csv as GB18030" in told.err
+    assert "新增 1 个" in told.out and "已按 GB18030 编码读取 branches-gbk.csv" in told.err
     listed = admin(capsys, data, "branch", "list", "--format", "json")
     assert "祎玥站支部" in listed
     bom = tmp_path / "branches-bom.csv"
     bom.write_bytes(rows.replace("GBK001", "BOM001").encode("utf-8-sig"))
-    assert "added 1" in admin(capsys, data, "branch", "import", str(bom))
+    assert "新增 1 个" in admin(capsys, data, "branch", "import", str(bom))
     broken = tmp_path / "broken.csv"
     broken.write_bytes(b"\xff\xfe\x00\x81\x30" * 4)
     refused = admin(capsys, data, "branch", "import", str(broken), code=2)
-    assert "neither UTF-8 nor GB18030" in refused
+    assert "既不是 UTF-8 也不是 GB18030" in refused
 
 
 def test_read_commands_on_a_folder_without_data_and_output_cut_short_say_nothing_wrong(
@@ -265,7 +265,7 @@ def test_read_commands_on_a_folder_without_data_and_output_cut_short_say_nothing
     missing = tmp_path / "nowhere"
     for command in (["admin", "branch", "list"], ["admin", "audit"], ["export", "members"]):
         assert main([*command, "--data-dir", str(missing)]) == 2
-        assert "there is no database" in capsys.readouterr().err
+        assert "里没有数据库" in capsys.readouterr().err
     assert not missing.exists()
 
     many = tmp_path / "many.csv"

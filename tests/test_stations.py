@@ -48,7 +48,7 @@ def stocked(
     """Three stations imported from a file, as an admin does."""
     path = tmp_path / "stations.csv"
     path.write_text(HEADER + GOOD_ROWS, encoding="utf-8")
-    assert import_file(capsys, app.settings.data_dir, path)[0] == "imported 3, rejected 0"
+    assert import_file(capsys, app.settings.data_dir, path)[0] == "导入 3 个，退回 0 行"
 
 
 def test_an_import_reports_each_bad_row_and_keeps_the_good_ones(
@@ -72,14 +72,14 @@ def test_an_import_reports_each_bad_row_and_keeps_the_good_ones(
     data = tmp_path / "data"
     report = import_file(capsys, data, path)
     assert report == [
-        "imported 4, rejected 7",
-        "row 6: 没有名称",
-        "row 7: 坐标缺失或不是数字",
-        "row 8: 坐标 48.85, 2.35 不在服务范围内",
-        "row 9: 营业时间看不懂「早上八点到晚上」：unreadable span '早上八点到晚上'",
-        "row 10: 和已有的「人民广场驿站」重复",
-        "row 11: 不认识的设施「按摩椅」",
-        "row 12: 坐标 29.0, 124.5 在海上",
+        "导入 4 个，退回 7 行",
+        "第 6 行：没有名称",
+        "第 7 行：坐标缺失或不是数字",
+        "第 8 行：坐标 48.85, 2.35 不在服务范围内",
+        "第 9 行：营业时间看不懂「早上八点到晚上」：「早上八点到晚上」不是 08:00-20:00 这样的时段",
+        "第 10 行：和已有的「人民广场驿站」重复",
+        "第 11 行：不认识的设施「按摩椅」",
+        "第 12 行：坐标 29.0, 124.5 在海上",
     ]
     assert main(["admin", "audit", "--data-dir", str(data), "--format", "json"]) == 0
     log = json.loads(capsys.readouterr().out)
@@ -212,7 +212,7 @@ async def test_an_admin_adds_edits_and_closes_a_station_in_chat(
 
 
 def test_a_station_workbook_is_imported_like_a_csv_file(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     book = Workbook()
     sheet = book.active
@@ -225,4 +225,11 @@ def test_a_station_workbook_is_imported_like_a_csv_file(
     path = tmp_path / "stations.xlsx"
     book.save(path)
     report = import_file(capsys, tmp_path / "data", path)
-    assert report == ["imported 1, rejected 1", "row 3: 坐标缺失或不是数字"]
+    assert report == ["导入 1 个，退回 1 行", "第 3 行：坐标缺失或不是数字"]
+    monkeypatch.setenv("NUANXIN_LANG", "en")
+    again = import_file(capsys, tmp_path / "data", path)
+    assert again == [
+        "imported 0, rejected 2",
+        "row 2: a duplicate of “陆家嘴驿站”",
+        "row 3: coordinates missing or not numbers",
+    ]
