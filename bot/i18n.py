@@ -8,6 +8,7 @@ an entry may name its counting placeholder (``plural = "count"``) and give the s
 
 from __future__ import annotations
 
+import re
 import tomllib
 from functools import cache
 from importlib import resources
@@ -41,7 +42,7 @@ class Catalog:
     def t(self, lang: str, key: str, /, **params: object) -> str:
         """The text for ``key`` in ``lang``, falling back to Chinese; a missing key raises."""
         params = {
-            name: self.explain(lang, value) if isinstance(value, Refusal) else value
+            name: _inner(self.explain(lang, value)) if isinstance(value, Refusal) else value
             for name, value in params.items()
         }
         entry = self._messages[key]
@@ -53,6 +54,11 @@ class Catalog:
 
     def explain(self, lang: str, refusal: Refusal) -> str:
         return self.t(lang, refusal.key, **refusal.params)
+
+
+def _inner(explanation: str) -> str:
+    """A refusal quoted inside another sentence, without the sign (⚠️) it opens with alone."""
+    return re.sub(r"^[^\w“「（(]+", "", explanation)
 
 
 @cache

@@ -107,6 +107,12 @@ def test_branches_are_added_edited_imported_listed_and_audited(
     assert listed["LJZ001"]["parent"] == "LJZ000"
     assert listed["LJZ001"]["secretaries"] == ["wecom:lisi"]
 
+    bad_row = tmp_path / "bad-kind.csv"
+    bad_row.write_text("code,name,kind\nCSC001,菜市场支部,菜市场\n", encoding="utf-8")
+    said = admin(capsys, data, "branch", "import", str(bad_row), code=2)
+    assert "\nnuanxin: ⚠️ 第 2 行有问题（没有「菜市场」这种类型。可选：" in said
+    assert "branch." not in said
+
     refused = admin(capsys, data, "branch", "add", "--name", "x", "--kind", "菜市场", code=2)
     assert "没有「菜市场」这种类型" in refused
     loop = admin(capsys, data, "branch", "edit", "PDXYT", "--parent", code, code=2)
