@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from storage.db import Tx, fetch_all, fetch_one
+from storage.db import IN_LIST, Tx, as_list, fetch_all, fetch_one
 from storage.timefmt import from_db, to_db
 
 
@@ -95,13 +95,11 @@ async def of_branches(
     tx: Tx, branch_ids: frozenset[int] | None, limit: int = 20
 ) -> list[Activity]:
     """Activities of these branches (None: all), newest first."""
-    where, params = "", tuple[int, ...]()
+    where, params = "", tuple[str, ...]()
     if branch_ids is not None:
-        marks = ", ".join("?" * len(branch_ids))
-        where = (
-            f"WHERE id IN (SELECT activity_id FROM activity_branches WHERE branch_id IN ({marks}))"
-        )
-        params = tuple(sorted(branch_ids))
+        chosen = f"SELECT activity_id FROM activity_branches WHERE branch_id {IN_LIST}"
+        where = f"WHERE id IN ({chosen})"
+        params = (as_list(sorted(branch_ids)),)
     rows = await fetch_all(
         tx, f"SELECT {_COLUMNS} FROM activities {where} ORDER BY id DESC LIMIT ?", (*params, limit)
     )
@@ -110,11 +108,10 @@ async def of_branches(
 
 async def members(tx: Tx, activity: Activity) -> list[str]:
     """Everyone in the activity's branches."""
-    marks = ", ".join("?" * len(activity.branch_ids))
     rows = await fetch_all(
         tx,
-        f"SELECT user_id FROM memberships WHERE branch_id IN ({marks}) ORDER BY user_id",
-        activity.branch_ids,
+        f"SELECT user_id FROM memberships WHERE branch_id {IN_LIST} ORDER BY user_id",
+        (as_list(activity.branch_ids),),
     )
     return [row[0] for row in rows]
 

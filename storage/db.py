@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import json
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
@@ -32,6 +33,15 @@ STORAGE_FAILURES = frozenset(
     }
 )
 """SQLite's primary result codes that speak of the disk or the file, not of our SQL."""
+
+
+IN_LIST = "IN (SELECT value FROM json_each(?))"
+"""A list of values bound as one parameter (see :func:`as_list`): the statement stays the
+same, and within SQLite's limit of variables, however long the list."""
+
+
+def as_list(values: Iterable[Any]) -> str:
+    return json.dumps(list(values), ensure_ascii=False)
 
 
 def is_storage_failure(error: BaseException) -> bool:
@@ -181,6 +191,11 @@ class Database:
         self.failures += 1
         if self.on_failure is not None:
             self.on_failure(self.failures)
+
+    async def watch(self, seen: Callable[[str], None] | None) -> None:
+        """Calls ``seen`` with each statement as run (values filled in), or stops; for
+        checking which queries the bot's work runs and how SQLite plans them."""
+        await self._conn.set_trace_callback(seen)  # type: ignore[arg-type]  # None stops it
 
     async def empty_log(self) -> None:
         """Copies the write-ahead log into the file and truncates it, so that personal data

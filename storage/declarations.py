@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from datetime import datetime
 
-from storage.db import Tx, fetch_all, fetch_one
+from storage.db import IN_LIST, Tx, as_list, fetch_all, fetch_one
 from storage.timefmt import from_db, to_db
 
 
@@ -97,9 +97,8 @@ async def pending(tx: Tx, branch_ids: frozenset[int] | None) -> list[Declaration
     columns = ", ".join(f"d.{f.name}" for f in fields(Declaration))
     where, params = "d.status = 'pending'", []
     if branch_ids is not None:
-        marks = ", ".join("?" * len(branch_ids))
-        where += f" AND m.branch_id IN ({marks})"
-        params = sorted(branch_ids)
+        where += f" AND m.branch_id {IN_LIST}"
+        params = [as_list(sorted(branch_ids))]
     rows = await fetch_all(
         tx,
         f"SELECT {columns} FROM declarations d LEFT JOIN memberships m ON m.user_id = d.user_id "

@@ -427,6 +427,14 @@ CREATE INDEX reports_voice ON reports(voice) WHERE voice IS NOT NULL;
 carry a person's declaration (``subject``), erasures that wait for open items to close, and
 whether an item still holds a stored file."""
 
+M017_OPEN_ITEMS = """
+CREATE INDEX reports_open_by_age ON reports(created_at, id)
+    WHERE status IN ('submitted', 'acknowledged', 'in_progress', 'forwarded');
+CREATE INDEX conversations_idle ON conversations(updated_at);
+"""
+"""An admin's queue (every open item, oldest first) read from the front of an index of open
+items alone, and forms left alone found without reading every form."""
+
 MIGRATIONS: tuple[str, ...] = (
     M001_INITIAL,
     M002_REPORTS,
@@ -444,4 +452,5 @@ MIGRATIONS: tuple[str, ...] = (
     M014_CHECKIN_TRIES,
     M015_CARDS,
     M016_PERSONAL_DATA,
+    M017_OPEN_ITEMS,
 )

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from storage.db import Tx, fetch_all, fetch_one
+from storage.db import IN_LIST, Tx, as_list, fetch_all, fetch_one
 from storage.timefmt import to_db
 
 METRES_PER_DEGREE = 111_320.0
@@ -152,8 +152,9 @@ async def points_in_box(
 async def get_many(tx: Tx, ids: list[int]) -> dict[int, Station]:
     if not ids:
         return {}
-    marks = ", ".join("?" * len(ids))
-    rows = await fetch_all(tx, f"SELECT {_COLUMNS} FROM stations WHERE id IN ({marks})", ids)
+    rows = await fetch_all(
+        tx, f"SELECT {_COLUMNS} FROM stations WHERE id {IN_LIST}", (as_list(ids),)
+    )
     return {row["id"]: _station(row) for row in rows}
 
 

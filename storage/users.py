@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from storage.db import Tx, fetch_all, fetch_one
+from storage.db import IN_LIST, Tx, as_list, fetch_all, fetch_one
 from storage.timefmt import to_db
 
 
@@ -42,8 +42,9 @@ async def langs_of(tx: Tx, user_ids: list[str]) -> dict[str, str]:
     """Languages of several recipients at once, for pushes to people other than the sender."""
     if not user_ids:
         return {}
-    marks = ",".join("?" * len(user_ids))
-    rows = await fetch_all(tx, f"SELECT id, lang FROM users WHERE id IN ({marks})", user_ids)
+    rows = await fetch_all(
+        tx, f"SELECT id, lang FROM users WHERE id {IN_LIST}", (as_list(user_ids),)
+    )
     return {row["id"]: row["lang"] for row in rows}
 
 
