@@ -28,7 +28,7 @@ from handlers.phone import normalize_mobile
 from handlers.steps import InvalidInput
 from storage import audit, branches, declarations, kf, personal
 from storage.branches import NewBranch
-from storage.db import Database, Tx
+from storage.db import Database, Tx, read_snapshot
 
 Command = Callable[[Tx, argparse.Namespace, Settings], Awaitable[int]]
 
@@ -347,8 +347,8 @@ async def audit_log(tx: Tx, args: argparse.Namespace, _: Settings) -> int:
     return 0
 
 
-async def stats_figures(tx: Tx, args: argparse.Namespace, _: Settings) -> int:
-    figures = await stats.gather(tx)
+async def stats_figures(_: Tx, args: argparse.Namespace, settings: Settings) -> int:
+    figures = await read_snapshot(settings.db_path, stats.gather)
     if args.format == "json":
         print(json.dumps(figures, ensure_ascii=False, indent=2))
         return 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -12,7 +13,7 @@ from bot.media import Media
 from handlers.buttons import MENU_SCOPE, pack
 from storage import outbox, timers, users
 from storage.conversations import Conversation
-from storage.db import Tx
+from storage.db import Database, Tx
 from storage.users import User
 
 """Button data ``m:<action>`` starts an action and is valid at any time."""
@@ -23,6 +24,29 @@ class Label:
     """A catalog key passed as a parameter, translated in the recipient's language."""
 
     key: str
+
+
+@dataclass(frozen=True)
+class Afterwards:
+    """What work left for after the event's transaction (a statistic, an export) has: it
+    reads a snapshot and answers in a short transaction of its own, so neither the event loop
+    nor anyone else's answer waits for it."""
+
+    db: Database
+    settings: Settings
+    catalog: Catalog
+    user: User
+    now: datetime
+
+    def t(self, key: str, /, **params: object) -> str:
+        return self.catalog.t(self.user.lang, key, **params)
+
+    async def answer(self, reply: Reply) -> None:
+        async with self.db.transaction() as tx:
+            await outbox.add(tx, self.user.id, reply, self.now)
+
+
+Job = Callable[[Afterwards], Awaitable[None]]
 
 
 @dataclass
@@ -51,6 +75,8 @@ class Context:
     bulk: bool = False
     """What this context sends answers nobody's own action (a timer's work): it goes with the
     capacity that answers leave."""
+    jobs: list[Job] = field(default_factory=list)
+    """Work to do once this event's transaction has committed (see :class:`Afterwards`)."""
     forgot: bool = False
     """Personal data was deleted: once this commits, the database's write-ahead log is
     emptied, so no earlier copy of it stays on disk."""

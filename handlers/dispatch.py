@@ -22,7 +22,7 @@ from bot.media import Media, prepare_media
 from handlers import engine
 from handlers.actions import Action, Registry, Role
 from handlers.buttons import MENU_SCOPE, Malformed
-from handlers.context import Context
+from handlers.context import Afterwards, Context, Job
 from handlers.personal_data import draft_files, drop_files
 from storage import branches, conversations, inbox, outbox, personal, users
 from storage.conversations import Conversation
@@ -59,6 +59,8 @@ class Dispatcher:
         wake_at: tuple[datetime, ...] = ()
         forgot = False
         left_behind: set[str] = set()
+        jobs: list[Job] = []
+        later: Afterwards | None = None
         try:
             media = await self._prepare_media(event)
             async with self._db.transaction() as tx:
@@ -91,10 +93,14 @@ class Dispatcher:
                     await conversations.delete(tx, user.id)
                 left_behind = await self._files_left_behind(ctx, conversation)
                 notice, wake_at = ctx.notice, tuple(sorted(set(ctx.wake_at)))
-                forgot = ctx.forgot
+                forgot, jobs = ctx.forgot, ctx.jobs
+                later = Afterwards(self._db, self._settings, self._catalog, user, now)
             await drop_files(self._settings, left_behind)
             if forgot:
                 await self._db.empty_log()
+            for job in jobs:
+                assert later is not None
+                await job(later)
         except Exception as error:
             if is_storage_failure(error):
                 raise

@@ -8,67 +8,57 @@ or closed) and 满意率 (ratings of 4 or 5 among rated items).
 from __future__ import annotations
 
 import asyncio
-import statistics
-from datetime import datetime, timedelta
+import secrets
+import sqlite3
+from collections.abc import Callable
 from typing import Any
 
 from bot.chart import Group, render_bars
-from handlers.context import Context
+from bot.events import Reply
+from handlers.context import Afterwards, Context
 from storage import stats
-from storage.db import Tx
 
-SATISFIED = 4
+Words = Callable[..., str]
+"""A catalog lookup in the reader's language: ``t(key, **params)``."""
 
 
 def _rate(part: int, whole: int) -> float | None:
     return round(part / whole, 3) if whole else None
 
 
-def _median_hours(spans: list[timedelta]) -> float | None:
-    if not spans:
-        return None
-    return round(statistics.median(s.total_seconds() for s in spans) / 3600, 1)
+def _hours(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
 
 
-def _spans(pairs: list[tuple[datetime, datetime | None]]) -> list[timedelta]:
-    return [end - start for start, end in pairs if end is not None]
-
-
-async def gather(tx: Tx) -> dict[str, Any]:
-    by_status = await stats.declarations_by(tx, "status")
-    categories = await stats.reports_by(tx, "category")
-    statuses = await stats.reports_by(tx, "status")
-    items = await stats.handling(tx)
-    rated = [i.rating for i in items if i.rating is not None]
+def gather(conn: sqlite3.Connection) -> dict[str, Any]:
+    """Every figure, from one snapshot (run it with ``Database.read_snapshot``)."""
+    by_status = stats.declarations_by(conn, "status")
+    categories = stats.reports_by(conn, "category")
+    statuses = stats.reports_by(conn, "status")
+    items = stats.handling(conn)
     return {
         "members": {
             "total": sum(by_status.values()),
             "verified": by_status.get("verified", 0),
             "pending": by_status.get("pending", 0),
             "rejected": by_status.get("rejected", 0),
-            "by_political_status": await stats.declarations_by(tx, "political_status"),
-            "by_platform": await stats.declarations_by(tx, "platform"),
-            "by_district": await stats.declarations_by(tx, "district"),
-            "by_branch": await stats.declarations_by_branch(tx),
+            "by_political_status": stats.declarations_by(conn, "political_status"),
+            "by_platform": stats.declarations_by(conn, "platform"),
+            "by_district": stats.declarations_by(conn, "district"),
+            "by_branch": stats.declarations_by_branch(conn),
         },
         "reports": {
             kind: {"by_category": categories.get(kind, {}), "by_status": statuses.get(kind, {})}
             for kind in ("hazard", "grievance")
         },
         "handling": {
-            "total": len(items),
-            "overdue": sum(1 for i in items if i.overdue),
-            "response_rate": _rate(sum(1 for i in items if i.first_handled_at), len(items)),
-            "resolution_rate": _rate(
-                sum(1 for i in items if i.status in ("resolved", "closed")), len(items)
-            ),
-            "satisfaction_rate": _rate(sum(1 for r in rated if r >= SATISFIED), len(rated)),
-            "median_hours_to_acknowledge": _median_hours(
-                _spans([(i.created_at, i.first_handled_at) for i in items])
-            ),
-            "median_hours_to_resolve": _median_hours(
-                _spans([(i.created_at, i.resolved_at) for i in items])
-            ),
+            "total": items.total,
+            "overdue": items.overdue,
+            "response_rate": _rate(items.responded, items.total),
+            "resolution_rate": _rate(items.resolved, items.total),
+            "satisfaction_rate": _rate(items.satisfied, items.rated),
+            "median_hours_to_acknowledge": _hours(stats.median_hours(conn, "hours_to_ack")),
+            "median_hours_to_resolve": _hours(stats.median_hours(conn, "hours_to_resolve")),
         },
     }
 
@@ -77,14 +67,14 @@ def _percent(value: float | None) -> str:
     return "—" if value is None else f"{value * 100:.0f}%"
 
 
-def _hours(value: float | None) -> str:
+def _shown_hours(value: float | None) -> str:
     return "—" if value is None else f"{value:g}"
 
 
-def summary_text(ctx: Context, figures: dict[str, Any]) -> str:
+def summary_text(t: Words, figures: dict[str, Any]) -> str:
     members, handled = figures["members"], figures["handling"]
     reports = figures["reports"]
-    return ctx.t(
+    return t(
         "stats.text",
         members=members["total"],
         verified=members["verified"],
@@ -97,35 +87,33 @@ def summary_text(ctx: Context, figures: dict[str, Any]) -> str:
         response=_percent(handled["response_rate"]),
         resolution=_percent(handled["resolution_rate"]),
         satisfaction=_percent(handled["satisfaction_rate"]),
-        ack_hours=_hours(handled["median_hours_to_acknowledge"]),
-        resolve_hours=_hours(handled["median_hours_to_resolve"]),
+        ack_hours=_shown_hours(handled["median_hours_to_acknowledge"]),
+        resolve_hours=_shown_hours(handled["median_hours_to_resolve"]),
         overdue=handled["overdue"],
     )
 
 
-def chart_groups(ctx: Context, figures: dict[str, Any]) -> list[Group]:
+def chart_groups(t: Words, figures: dict[str, Any]) -> list[Group]:
     political = figures["members"]["by_political_status"]
     groups: list[Group] = [
-        (
-            ctx.t("stats.chart_members"),
-            [(ctx.t(f"political.{s}"), n) for s, n in political.items()],
-        )
+        (t("stats.chart_members"), [(t(f"political.{s}"), n) for s, n in political.items()])
     ]
     for kind in ("hazard", "grievance"):
         statuses = figures["reports"][kind]["by_status"]
-        groups.append(
-            (ctx.t(f"kind.{kind}"), [(ctx.t(f"status.{s}"), n) for s, n in statuses.items()])
-        )
+        groups.append((t(f"kind.{kind}"), [(t(f"status.{s}"), n) for s, n in statuses.items()]))
     return groups
 
 
 async def show_stats(ctx: Context, _: str) -> None:
-    """``/stats``: the figures as text, and as a chart picture."""
-    figures = await gather(ctx.tx)
+    """``/stats``: the figures as text, and as a chart picture; counted from a snapshot and
+    drawn after the event's transaction, so nobody else's answer waits for them."""
+    ctx.jobs.append(_figures_with_chart)
+
+
+async def _figures_with_chart(later: Afterwards) -> None:
+    figures = await later.db.read_snapshot(gather)
+    target = later.settings.data_dir / "exports" / f"stats-{secrets.token_hex(8)}.png"
     chart = await asyncio.to_thread(
-        render_bars,
-        ctx.t("stats.chart_title"),
-        chart_groups(ctx, figures),
-        ctx.settings.data_dir / "charts" / f"stats-{ctx.now:%Y%m%d%H%M%S}.png",
+        render_bars, later.t("stats.chart_title"), chart_groups(later.t, figures), target
     )
-    await ctx.reply(summary_text(ctx, figures), photo=str(chart))
+    await later.answer(Reply(text=summary_text(later.t, figures), photo=str(chart)))

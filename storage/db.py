@@ -11,7 +11,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 import aiosqlite
 
@@ -35,6 +35,8 @@ STORAGE_FAILURES = frozenset(
 """SQLite's primary result codes that speak of the disk or the file, not of our SQL."""
 
 
+T = TypeVar("T")
+
 IN_LIST = "IN (SELECT value FROM json_each(?))"
 """A list of values bound as one parameter (see :func:`as_list`): the statement stays the
 same, and within SQLite's limit of variables, however long the list."""
@@ -42,6 +44,24 @@ same, and within SQLite's limit of variables, however long the list."""
 
 def as_list(values: Iterable[Any]) -> str:
     return json.dumps(list(values), ensure_ascii=False)
+
+
+async def read_snapshot(path: Path, work: Callable[[sqlite3.Connection], T]) -> T:
+    """Runs ``work`` in a worker thread on a connection of its own, inside one read
+    transaction: a consistent view however long it takes, while the writer goes on and the
+    event loop stays free (statistics, exports)."""
+
+    def run() -> T:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
+        try:
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA busy_timeout=10000")
+            conn.execute("BEGIN")
+            return work(conn)
+        finally:
+            conn.close()
+
+    return await asyncio.to_thread(run)
 
 
 def is_storage_failure(error: BaseException) -> bool:
@@ -191,6 +211,9 @@ class Database:
         self.failures += 1
         if self.on_failure is not None:
             self.on_failure(self.failures)
+
+    async def read_snapshot(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        return await read_snapshot(self.path, work)
 
     async def watch(self, seen: Callable[[str], None] | None) -> None:
         """Calls ``seen`` with each statement as run (values filled in), or stops; for

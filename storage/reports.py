@@ -195,9 +195,18 @@ async def set_status(
     *,
     reopening: bool = False,
 ) -> None:
+    """Moves the item on, recording how long it waited for its first handling (a move from
+    "submitted" by anyone but its reporter) and for its first resolution."""
+    stamp = to_db(now)
     await tx.execute(
-        "UPDATE reports SET status = ?, updated_at = ?, reopened = reopened OR ? WHERE id = ?",
-        (to_status, to_db(now), 1 if reopening else 0, report.id),
+        "UPDATE reports SET status = ?, updated_at = ?, reopened = reopened OR ?, "
+        "hours_to_ack = CASE WHEN hours_to_ack IS NULL AND status = 'submitted' "
+        "AND reporter != ? THEN (julianday(?) - julianday(created_at)) * 24 "
+        "ELSE hours_to_ack END, "
+        "hours_to_resolve = CASE WHEN hours_to_resolve IS NULL AND ? = 'resolved' "
+        "THEN (julianday(?) - julianday(created_at)) * 24 ELSE hours_to_resolve END "
+        "WHERE id = ?",
+        (to_status, stamp, 1 if reopening else 0, actor, stamp, to_status, stamp, report.id),
     )
     await _record(tx, report.id, now, actor, report.status, to_status, note)
 

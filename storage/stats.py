@@ -1,51 +1,53 @@
-"""The counts behind the census and the handling statistics, in as few queries as it takes."""
+"""The counts behind the census and the handling statistics, as aggregates SQLite computes.
+
+These read a snapshot (:meth:`storage.db.Database.read_snapshot`) in a worker thread: at a
+million items a figure takes a scan, and neither the event loop nor the writer waits for it.
+Medians come from indexes of each item's hours (set when its status changes), read from the
+middle, so they cost a count and a step into the index, not a sort.
+"""
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass
-from datetime import datetime
 
-from storage.db import Tx, fetch_all
-from storage.timefmt import from_db
+from storage.reports import IS_OPEN
 
 Counts = dict[str, int]
 
 
 @dataclass(frozen=True)
 class Handling:
-    """One item's life, for rates and durations."""
-
-    kind: str
-    status: str
-    rating: int | None
-    created_at: datetime
-    first_handled_at: datetime | None
-    """The first move away from "submitted", by anyone but the rider."""
-    resolved_at: datetime | None
-    overdue: bool
-
-
-async def _grouped(tx: Tx, sql: str, params: tuple[object, ...] = ()) -> Counts:
-    rows = await fetch_all(tx, sql, params)
-    return {str(row[0]): int(row[1]) for row in rows}
+    total: int
+    overdue: int
+    responded: int
+    """Items someone other than the rider moved on from "submitted"."""
+    resolved: int
+    rated: int
+    satisfied: int
+    """Rated 4 or 5."""
+    still_open: int
 
 
-async def declarations_by(tx: Tx, column: str) -> Counts:
+def _grouped(conn: sqlite3.Connection, sql: str) -> Counts:
+    return {str(key): int(count) for key, count in conn.execute(sql)}
+
+
+def declarations_by(conn: sqlite3.Connection, column: str) -> Counts:
     """Declarations counted by one of their own columns."""
     if column not in ("political_status", "platform", "district", "status"):
         raise ValueError(column)
-    return await _grouped(
-        tx, f"SELECT {column}, COUNT(*) FROM declarations GROUP BY {column} ORDER BY 2 DESC"
+    return _grouped(
+        conn, f"SELECT {column}, COUNT(*) FROM declarations GROUP BY {column} ORDER BY 2 DESC"
     )
 
 
-async def declarations_by_branch(tx: Tx) -> dict[str, Counts]:
+def declarations_by_branch(conn: sqlite3.Connection) -> dict[str, Counts]:
     """Branch name → declarations of its members by review status; no branch is ''."""
-    rows = await fetch_all(
-        tx,
+    rows = conn.execute(
         "SELECT COALESCE(b.name, ''), d.status, COUNT(*) FROM declarations d "
         "LEFT JOIN memberships m ON m.user_id = d.user_id "
-        "LEFT JOIN branches b ON b.id = m.branch_id GROUP BY 1, 2",
+        "LEFT JOIN branches b ON b.id = m.branch_id GROUP BY 1, 2"
     )
     result: dict[str, Counts] = {}
     for name, status, count in rows:
@@ -53,12 +55,12 @@ async def declarations_by_branch(tx: Tx) -> dict[str, Counts]:
     return result
 
 
-async def reports_by(tx: Tx, column: str) -> dict[str, Counts]:
+def reports_by(conn: sqlite3.Connection, column: str) -> dict[str, Counts]:
     """Kind → counts by category or status."""
     if column not in ("category", "status"):
         raise ValueError(column)
-    rows = await fetch_all(
-        tx, f"SELECT kind, {column}, COUNT(*) FROM reports GROUP BY kind, {column} ORDER BY 3 DESC"
+    rows = conn.execute(
+        f"SELECT kind, {column}, COUNT(*) FROM reports GROUP BY kind, {column} ORDER BY 3 DESC"
     )
     result: dict[str, Counts] = {}
     for kind, value, count in rows:
@@ -66,26 +68,25 @@ async def reports_by(tx: Tx, column: str) -> dict[str, Counts]:
     return result
 
 
-async def handling(tx: Tx) -> list[Handling]:
-    rows = await fetch_all(
-        tx,
-        "SELECT r.kind, r.status, r.rating, r.created_at, "
-        " (SELECT MIN(h.at) FROM report_history h WHERE h.report_id = r.id "
-        "  AND h.from_status = 'submitted' AND h.actor != r.reporter), "
-        " (SELECT MIN(h.at) FROM report_history h WHERE h.report_id = r.id "
-        "  AND h.to_status = 'resolved'), "
-        " r.overdue_level "
-        "FROM reports r",
-    )
-    return [
-        Handling(
-            kind=row[0],
-            status=row[1],
-            rating=row[2],
-            created_at=from_db(row[3]),
-            first_handled_at=from_db(row[4]) if row[4] else None,
-            resolved_at=from_db(row[5]) if row[5] else None,
-            overdue=bool(row[6]),
-        )
-        for row in rows
-    ]
+def handling(conn: sqlite3.Connection) -> Handling:
+    row = conn.execute(
+        "SELECT COUNT(*), TOTAL(overdue_level > 0), TOTAL(hours_to_ack IS NOT NULL), "
+        "TOTAL(status IN ('resolved', 'closed')), TOTAL(rating IS NOT NULL), "
+        f"TOTAL(rating >= 4), TOTAL({IS_OPEN}) FROM reports"
+    ).fetchone()
+    return Handling(*(int(value) for value in row))
+
+
+def median_hours(conn: sqlite3.Connection, column: str) -> float | None:
+    """The median of ``hours_to_ack`` or ``hours_to_resolve`` over items that have one."""
+    if column not in ("hours_to_ack", "hours_to_resolve"):
+        raise ValueError(column)
+    count = conn.execute(f"SELECT COUNT(*) FROM reports WHERE {column} IS NOT NULL").fetchone()[0]
+    if not count:
+        return None
+    middle = conn.execute(
+        f"SELECT {column} FROM reports WHERE {column} IS NOT NULL ORDER BY {column} "
+        "LIMIT ? OFFSET ?",
+        (2 - count % 2, (count - 1) // 2),
+    ).fetchall()
+    return float(sum(value for (value,) in middle) / len(middle))

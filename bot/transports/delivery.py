@@ -181,11 +181,12 @@ class Delivery(LaneWorker):
         return batch
 
     async def _forget_export(self, reply: Reply) -> None:
-        """An exported file (names, phone numbers) is removed once the chat has it: the
-        platform keeps the copy the person asked for, the server none."""
+        """An exported file (names, phone numbers) or a chart is removed once the chat has
+        it: the platform keeps the copy the person asked for, the server none."""
         exports = self.app.settings.data_dir / "exports"
-        if reply.document and Path(reply.document).parent == exports:
-            await asyncio.to_thread(Path(reply.document).unlink, missing_ok=True)
+        for made in (reply.document, reply.photo):
+            if made and Path(made).parent == exports:
+                await asyncio.to_thread(Path(made).unlink, missing_ok=True)
 
     def _flood(self, message: Outgoing, queue: deque[Outgoing]) -> list[Outgoing]:
         """When more cards wait for one person than the platform lets through in a minute,
