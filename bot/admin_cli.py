@@ -362,11 +362,13 @@ async def compare_roster(tx: Tx, args: argparse.Namespace, _: Settings) -> int:
     people, encoding = await asyncio.to_thread(roster.read, args.roster)
     said_read(args.roster, encoding)
     result = await roster.compare(tx, people)
-    data = exports.to_csv(result, roster.COLUMNS)
     if args.out:
-        await asyncio.to_thread(args.out.write_text, data, encoding="utf-8")
+        with args.out.open("wb") as out:
+            exports.write(out, result, roster.COLUMNS, "csv", "compare")
     else:
-        sys.stdout.write(data)
+        sys.stdout.flush()
+        exports.write(sys.stdout.buffer, result, roster.COLUMNS, "csv", "compare", bom=False)
+        sys.stdout.buffer.flush()
     counts: dict[str, int] = {}
     for row in result:
         counts[row["outcome"]] = counts.get(row["outcome"], 0) + 1

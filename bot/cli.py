@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import codecs
 import logging
 import os
 import sqlite3
@@ -135,24 +134,33 @@ async def _export(settings: Settings, args: argparse.Namespace) -> int:
     if args.format == "open311" and args.what != "hazards":
         admin_cli.complain(admin_cli.say("cli.open311_hazards_only"))
         return 2
+
+    def made(conn: sqlite3.Connection) -> None:
+        if args.out is None:
+            exports.export(
+                sys.stdout.buffer,
+                conn,
+                args.what,
+                args.format,
+                catalog(),
+                unmasked=args.unmasked,
+                bom=False,
+            )
+            sys.stdout.buffer.flush()
+            return
+        with args.out.open("wb") as out:
+            exports.export(out, conn, args.what, args.format, catalog(), unmasked=args.unmasked)
+
     db = await Database.open(settings.db_path)
     try:
-        async with db.transaction() as tx:
-            rows = await exports.rows_for(
-                tx, args.what, args.format, catalog(), unmasked=args.unmasked
-            )
-            if args.unmasked:
+        if args.unmasked:
+            async with db.transaction() as tx:
                 await audit.record(
                     tx, cli_actor(), "export_unmasked", args.what, SystemClock().now()
                 )
+        await db.read_snapshot(made)
     finally:
         await db.close()
-    data = exports.render(rows, args.what, args.format)
-    if args.out:
-        args.out.write_bytes(data)
-    else:
-        sys.stdout.buffer.write(data.removeprefix(codecs.BOM_UTF8))
-        sys.stdout.flush()
     return 0
 
 

@@ -1,28 +1,34 @@
 """Exports for admins: plain rows that the CSV, JSON and XLSX writers share, gathered the same
-way for the command line and for a document sent in chat."""
+way for the command line and for a document sent in chat.
+
+Rows are read one at a time from a snapshot in a worker thread and written as they come, so
+a million items take as little memory as ten and nobody waits while they are written."""
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 import json
 import secrets
-from collections.abc import Sequence
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, TextIO
 
 from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
 
 from bot.clock import CHINA
+from bot.events import Reply
 from bot.i18n import Catalog
-from handlers.context import Context, rows
+from handlers.context import Afterwards, Context
+from handlers.context import rows as rows_of_buttons
 from handlers.phone import mask
 from storage import activities, audit, declarations, reports
-from storage.db import Tx
 from storage.declarations import Declaration
 from storage.reports import Report
-from storage.timefmt import to_db
+from storage.timefmt import from_db, to_db
 
 WHAT = ("members", "hazards", "grievances", "attendance")
 FORMATS = ("csv", "json", "open311", "xlsx")
@@ -114,6 +120,18 @@ def report_row(report: Report, *, photos: int, reporters: int) -> dict[str, Any]
     }
 
 
+OPEN311_COLUMNS = (
+    "service_request_id",
+    "status",
+    "service_code",
+    "service_name",
+    "description",
+    "lat",
+    "long",
+    "address_string",
+    "requested_datetime",
+    "updated_datetime",
+)
 OPEN311_CLOSED = frozenset({"resolved", "closed", "rejected", "duplicate"})
 
 
@@ -136,10 +154,6 @@ def open311_row(report: Report, catalog: Catalog) -> dict[str, Any]:
     }
 
 
-def to_json(rows: Sequence[dict[str, Any]]) -> str:
-    return json.dumps(list(rows), ensure_ascii=False, indent=2) + "\n"
-
-
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 """What makes a spreadsheet take a cell of text for a formula (OWASP's CSV injection list)."""
 
@@ -152,55 +166,112 @@ def inert(value: Any) -> Any:
     return value
 
 
-def to_csv(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(columns), lineterminator="\n")
+def write(
+    out: BinaryIO,
+    rows: Iterable[dict[str, Any]],
+    columns: Sequence[str],
+    fmt: str,
+    sheet: str,
+    *,
+    bom: bool = True,
+) -> None:
+    """Writes rows as they come: CSV (UTF-8, with a byte-order mark for a file, so Excel on
+    Chinese Windows reads it; none in a pipe), JSON (a list) or XLSX (one sheet, streamed);
+    blocking."""
+    if fmt == "xlsx":
+        _write_xlsx(out, rows, columns, sheet)
+        return
+    marked = fmt == "csv" and bom
+    text = io.TextIOWrapper(out, encoding="utf-8-sig" if marked else "utf-8", newline="")
+    try:
+        if fmt == "csv":
+            _write_csv(text, rows, columns)
+        else:
+            _write_json(text, rows)
+        text.flush()
+    finally:
+        text.detach()
+
+
+def _write_csv(text: TextIO, rows: Iterable[dict[str, Any]], columns: Sequence[str]) -> None:
+    writer = csv.DictWriter(text, fieldnames=list(columns), lineterminator="\n")
     writer.writeheader()
     for row in rows:
         writer.writerow({k: "" if v is None else inert(v) for k, v in row.items()})
-    return buffer.getvalue()
 
 
-def to_xlsx(rows: Sequence[dict[str, Any]], columns: Sequence[str], sheet: str) -> bytes:
-    """One sheet, a header row, frozen so it stays in view while scrolling. Every text is a
-    string cell: a name typed as ``=HYPERLINK(…)`` is shown, never run."""
-    book = Workbook()
-    page = book.active
-    assert page is not None
-    page.title = sheet
+def _write_json(text: TextIO, rows: Iterable[dict[str, Any]]) -> None:
+    """The same text as ``json.dumps(list(rows), indent=2)``, written a row at a time."""
+    text.write("[")
+    for number, row in enumerate(rows):
+        item = json.dumps(row, ensure_ascii=False, indent=2).replace("\n", "\n  ")
+        text.write(f"{',' if number else ''}\n  {item}")
+    text.write("\n]\n")
+
+
+def _write_xlsx(
+    out: BinaryIO, rows: Iterable[dict[str, Any]], columns: Sequence[str], sheet: str
+) -> None:
+    """Written row by row (openpyxl's write-only mode, strings inline), with the header
+    frozen in view. Every text is a string cell: a name typed as ``=HYPERLINK(…)`` is shown,
+    never run."""
+    book = Workbook(write_only=True)
+    page = book.create_sheet(sheet)
+    page.freeze_panes = "A2"
     page.append(list(columns))
     for row in rows:
-        page.append([_cell(row.get(column)) for column in columns])
-        for cell in page[page.max_row]:
-            if isinstance(cell.value, str):
-                cell.data_type = "s"
-    page.freeze_panes = "A2"
-    buffer = io.BytesIO()
-    book.save(buffer)
-    return buffer.getvalue()
+        page.append([_cell(page, row.get(column)) for column in columns])
+    book.save(out)
 
 
-def _cell(value: Any) -> Any:
-    return "" if value is None else value
+def _cell(page: Any, value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        cell = WriteOnlyCell(page, value=value)
+        cell.data_type = "s"
+        return cell
+    return value
 
 
-async def rows_for(
-    tx: Tx, what: str, fmt: str, catalog: Catalog, *, unmasked: bool
-) -> list[dict[str, Any]]:
-    if what == "members":
-        members = await declarations.all_declarations(tx)
-        return [member_row(m, unmasked=unmasked) for m in members]
-    if what == "attendance":
-        return await attendance_rows(tx)
-    found = await reports.of_kind(tx, what.removesuffix("s"))
+def columns_of(what: str, fmt: str) -> Sequence[str]:
     if fmt == "open311":
-        return [open311_row(r, catalog) for r in found]
-    ids = [r.id for r in found]
-    photos = await reports.photo_counts(tx, ids)
-    reporters = await reports.reporter_counts(tx, ids)
-    return [
-        report_row(r, photos=photos.get(r.id, 0), reporters=reporters.get(r.id, 1)) for r in found
-    ]
+        return OPEN311_COLUMNS
+    return {"members": MEMBER_COLUMNS, "attendance": ATTENDANCE_COLUMNS}.get(what, REPORT_COLUMNS)
+
+
+def rows(
+    conn: sqlite3.Connection, what: str, fmt: str, catalog: Catalog, *, unmasked: bool
+) -> Iterator[dict[str, Any]]:
+    """The export's rows, one at a time from a snapshot."""
+    if what == "members":
+        for declaration in declarations.stream(conn):
+            yield member_row(declaration, unmasked=unmasked)
+    elif what == "attendance":
+        for person in activities.stream_attendance(conn):
+            yield attendance_row(person)
+    elif fmt == "open311":
+        for report, _, _ in reports.stream(conn, what.removesuffix("s")):
+            yield open311_row(report, catalog)
+    else:
+        for report, photos, reporters in reports.stream(conn, what.removesuffix("s")):
+            yield report_row(report, photos=photos, reporters=reporters)
+
+
+def export(
+    out: BinaryIO,
+    conn: sqlite3.Connection,
+    what: str,
+    fmt: str,
+    catalog: Catalog,
+    *,
+    unmasked: bool,
+    bom: bool = True,
+) -> None:
+    """The whole export from one snapshot to ``out``; run it with ``read_snapshot``."""
+    chosen = rows(conn, what, fmt, catalog, unmasked=unmasked)
+    written = "json" if fmt == "open311" else fmt
+    write(out, chosen, columns_of(what, fmt), written, what, bom=bom)
 
 
 ATTENDANCE_COLUMNS = (
@@ -216,64 +287,43 @@ ATTENDANCE_COLUMNS = (
 )
 
 
-async def attendance_rows(tx: Tx) -> list[dict[str, Any]]:
-    """One row per person per occurrence: who said they would come, and who came."""
-    rows = []
-    names = {d.user_id: d.name for d in await declarations.all_declarations(tx)}
-    for activity in reversed(await activities.of_branches(tx, None, limit=-1)):
-        for occurrence in await activities.occurrences(tx, activity.id):
-            for person in await activities.attendance(tx, activity.id, occurrence):
-                rows.append(
-                    {
-                        "activity": activity.id,
-                        "title": activity.title,
-                        "kind": activity.kind,
-                        "occurrence": occurrence.astimezone(CHINA).isoformat(),
-                        "user": person.user_id,
-                        "name": names.get(person.user_id),
-                        "answer": person.answer,
-                        "checked_in_at": to_db(person.checked_in_at)
-                        if person.checked_in_at
-                        else None,
-                        "method": person.method,
-                    }
-                )
-    return rows
-
-
-def render(rows: list[dict[str, Any]], what: str, fmt: str) -> bytes:
-    columns = {"members": MEMBER_COLUMNS, "attendance": ATTENDANCE_COLUMNS}.get(
-        what, REPORT_COLUMNS
-    )
-    if fmt == "xlsx":
-        return to_xlsx(rows, columns, what)
-    if fmt == "csv":
-        return to_csv(rows, columns).encode("utf-8-sig")
-    return to_json(rows).encode("utf-8")
+def attendance_row(person: sqlite3.Row) -> dict[str, Any]:
+    """Who said they would come to one occurrence, and who came."""
+    row = {column: person[column] for column in ATTENDANCE_COLUMNS}
+    row["occurrence"] = from_db(person["occurrence"]).astimezone(CHINA).isoformat()
+    return row
 
 
 async def export_command(ctx: Context, arguments: str) -> None:
-    """``/export members|hazards|grievances [xlsx|csv|json] [unmasked]``, sent as a document;
-    bare ``/export`` offers buttons. Full phone numbers are given only when asked for, and
-    the asking is audited."""
+    """``/export members|hazards|grievances|attendance [xlsx|csv|json] [unmasked]``, sent as
+    a document; bare ``/export`` offers buttons. Full phone numbers are given only when asked
+    for, and the asking is audited. The file is written from a snapshot after this event's
+    transaction, so riders go on being answered while it is made."""
     words = arguments.replace(":", " ").split()
     what = next((w for w in words if w in WHAT), None)
     if what is None:
         buttons = [ctx.menu_button(f"export.{name}", "export", name, "xlsx") for name in WHAT]
-        await ctx.reply(ctx.t("export.pick"), rows(buttons, 1))
+        await ctx.reply(ctx.t("export.pick"), rows_of_buttons(buttons, 1))
         return
     fmt = next((w for w in words if w in ("xlsx", "csv", "json")), "xlsx")
     unmasked = "unmasked" in words
-    data = render(await rows_for(ctx.tx, what, fmt, ctx.catalog, unmasked=unmasked), what, fmt)
-    name = f"{what}-{ctx.now:%Y%m%d-%H%M%S}-{secrets.token_hex(4)}.{fmt}"
-    target = ctx.settings.data_dir / "exports" / name
-    await asyncio.to_thread(_write, target, data)
     await audit.record(
         ctx.tx, ctx.user.id, "export_unmasked" if unmasked else "export", what, ctx.now, fmt
     )
-    await ctx.reply(ctx.t("export.ready", what=ctx.t(f"export.{what}")), document=str(target))
+    await ctx.say("export.preparing", what=ctx.t(f"export.{what}"))
+    name = f"{what}-{ctx.now:%Y%m%d-%H%M%S}-{secrets.token_hex(4)}.{fmt}"
+    target = ctx.settings.data_dir / "exports" / name
+    ctx.jobs.append(partial(_send_export, target, what, fmt, unmasked))
 
 
-def _write(target: Path, data: bytes) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_bytes(data)
+async def _send_export(
+    target: Path, what: str, fmt: str, unmasked: bool, later: Afterwards
+) -> None:
+    def made(conn: sqlite3.Connection) -> None:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with target.open("wb") as out:
+            export(out, conn, what, fmt, later.catalog, unmasked=unmasked)
+
+    await later.db.read_snapshot(made)
+    text = later.t("export.ready", what=later.t(f"export.{what}"))
+    await later.answer(Reply(text=text, document=str(target)))

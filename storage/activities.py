@@ -3,6 +3,8 @@ named by its start time (``to_db`` form), so answers and attendance are per occu
 
 from __future__ import annotations
 
+import sqlite3
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -199,12 +201,21 @@ async def attendance(tx: Tx, activity_id: int, occurrence: datetime) -> list[Att
     ]
 
 
-async def occurrences(tx: Tx, activity_id: int) -> list[datetime]:
-    """Every occurrence anyone answered or checked in to."""
-    rows = await fetch_all(
-        tx,
-        "SELECT occurrence FROM rsvps WHERE activity_id = ? "
-        "UNION SELECT occurrence FROM checkins WHERE activity_id = ? ORDER BY 1",
-        (activity_id, activity_id),
+def stream_attendance(conn: sqlite3.Connection) -> Iterator[sqlite3.Row]:
+    """One row per person per occurrence of every activity, oldest activity first: the
+    activity, the person's declared name, their answer and their check-in."""
+    return iter(
+        conn.execute(
+            "WITH seen AS (SELECT activity_id, occurrence, user_id FROM rsvps "
+            "UNION SELECT activity_id, occurrence, user_id FROM checkins) "
+            "SELECT a.id AS activity, a.title, a.kind, s.occurrence, s.user_id AS user, "
+            "d.name, r.answer, c.at AS checked_in_at, c.method FROM seen s "
+            "JOIN activities a ON a.id = s.activity_id "
+            "LEFT JOIN rsvps r ON r.activity_id = s.activity_id "
+            "AND r.occurrence = s.occurrence AND r.user_id = s.user_id "
+            "LEFT JOIN checkins c ON c.activity_id = s.activity_id "
+            "AND c.occurrence = s.occurrence AND c.user_id = s.user_id "
+            "LEFT JOIN declarations d ON d.user_id = s.user_id "
+            "ORDER BY a.id, s.occurrence, s.user_id"
+        )
     )
-    return [from_db(row[0]) for row in rows]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+from collections.abc import Iterator
 from dataclasses import dataclass, fields
 from datetime import datetime
 
@@ -73,6 +75,12 @@ async def by_phone(tx: Tx, phone: str) -> list[str]:
     """Who declared this number (one person, unless the same number was declared twice)."""
     rows = await fetch_all(tx, "SELECT user_id FROM declarations WHERE phone = ?", (phone,))
     return [row["user_id"] for row in rows]
+
+
+def stream(conn: sqlite3.Connection) -> Iterator[Declaration]:
+    """Every declaration, oldest first, one at a time from a snapshot."""
+    for row in conn.execute(f"SELECT {_COLUMNS} FROM declarations ORDER BY created_at"):
+        yield _from_row(dict(row))
 
 
 async def all_declarations(tx: Tx) -> list[Declaration]:

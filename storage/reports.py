@@ -7,6 +7,8 @@ history; they differ only in their categories and in who may stay anonymous.
 from __future__ import annotations
 
 import math
+import sqlite3
+from collections.abc import Iterator
 from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
@@ -261,23 +263,32 @@ async def of_kind(tx: Tx, kind: str) -> list[Report]:
     return await _reports(tx, "kind = ? ORDER BY id", (kind,))
 
 
-async def _counts_per_report(tx: Tx, table: str, report_ids: list[int]) -> dict[int, int]:
+def stream(conn: sqlite3.Connection, kind: str) -> Iterator[tuple[Report, int, int]]:
+    """Every item of a kind, oldest first, with its counts of photos and of reporters, one
+    at a time from a snapshot (see ``Database.read_snapshot``): memory stays flat."""
+    cursor = conn.execute(
+        f"SELECT {_COLUMNS}, "
+        "(SELECT COUNT(*) FROM report_photos p WHERE p.report_id = reports.id) AS photos, "
+        "(SELECT COUNT(*) FROM report_reporters q WHERE q.report_id = reports.id) AS reporters "
+        "FROM reports WHERE kind = ? ORDER BY id",
+        (kind,),
+    )
+    for row in cursor:
+        values = dict(row)
+        photos, reporters = values.pop("photos"), values.pop("reporters")
+        yield _report(values), photos, reporters
+
+
+async def reporter_counts(tx: Tx, report_ids: list[int]) -> dict[int, int]:
     if not report_ids:
         return {}
     rows = await fetch_all(
         tx,
-        f"SELECT report_id, count(*) FROM {table} WHERE report_id {IN_LIST} GROUP BY report_id",
+        "SELECT report_id, count(*) FROM report_reporters "
+        f"WHERE report_id {IN_LIST} GROUP BY report_id",
         (as_list(report_ids),),
     )
     return {row[0]: row[1] for row in rows}
-
-
-async def reporter_counts(tx: Tx, report_ids: list[int]) -> dict[int, int]:
-    return await _counts_per_report(tx, "report_reporters", report_ids)
-
-
-async def photo_counts(tx: Tx, report_ids: list[int]) -> dict[int, int]:
-    return await _counts_per_report(tx, "report_photos", report_ids)
 
 
 async def move_to(tx: Tx, report_id: int, branch_id: int | None) -> None:

@@ -168,7 +168,7 @@ def test_a_roster_is_compared_with_the_declarations(
         book.save(path)
     out = tmp_path / "result.csv"
     admin(capsys, data, "compare", str(path), "--out", str(out))
-    rows = list(csv.DictReader(io.StringIO(out.read_text(encoding="utf-8"))))
+    rows = list(csv.DictReader(io.StringIO(out.read_text(encoding="utf-8-sig"))))
     outcomes = sorted((r["outcome"], r["roster_name"] or r["declared_name"]) for r in rows)
     assert outcomes == [
         ("bad_phone", "赵六"),

@@ -497,8 +497,9 @@ async def test_an_export_is_sent_as_a_document_and_not_kept_on_the_server(
 ) -> None:
     await server.text(ADMIN, "/export members csv")
     await server.text(ADMIN, "/export members csv unmasked")
-    sent = await server.wait_sent(ADMIN, 2)
-    assert [call.method for call in sent] == ["sendDocument", "sendDocument"]
+    sent = await server.wait_sent(ADMIN, 4)
+    assert [call.method for call in sent] == ["sendMessage", "sendDocument"] * 2
+    assert "正在导出" in sent[0].text
     await runner.delivery.idle()
     exports = runner.app.settings.data_dir / "exports"
     left = await asyncio.to_thread(lambda: list(exports.glob("*")) if exports.exists() else [])
