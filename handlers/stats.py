@@ -30,12 +30,22 @@ def _hours(value: float | None) -> float | None:
     return None if value is None else round(value, 1)
 
 
+def _by(groups: list[stats.ItemCounts], kind: str, field: str) -> dict[str, int]:
+    """Items of a kind counted by category or status, most first."""
+    counted: dict[str, int] = {}
+    for group in groups:
+        if group.kind == kind:
+            key = getattr(group, field)
+            counted[key] = counted.get(key, 0) + group.items
+    return dict(sorted(counted.items(), key=lambda pair: -pair[1]))
+
+
 def gather(conn: sqlite3.Connection) -> dict[str, Any]:
     """Every figure, from one snapshot (run it with ``Database.read_snapshot``)."""
     by_status = stats.declarations_by(conn, "status")
-    categories = stats.reports_by(conn, "category")
-    statuses = stats.reports_by(conn, "status")
-    items = stats.handling(conn)
+    groups = stats.item_counts(conn)
+    total = sum(g.items for g in groups)
+    rated = sum(g.rated for g in groups)
     return {
         "members": {
             "total": sum(by_status.values()),
@@ -48,15 +58,20 @@ def gather(conn: sqlite3.Connection) -> dict[str, Any]:
             "by_branch": stats.declarations_by_branch(conn),
         },
         "reports": {
-            kind: {"by_category": categories.get(kind, {}), "by_status": statuses.get(kind, {})}
+            kind: {
+                "by_category": _by(groups, kind, "category"),
+                "by_status": _by(groups, kind, "status"),
+            }
             for kind in ("hazard", "grievance")
         },
         "handling": {
-            "total": items.total,
-            "overdue": items.overdue,
-            "response_rate": _rate(items.responded, items.total),
-            "resolution_rate": _rate(items.resolved, items.total),
-            "satisfaction_rate": _rate(items.satisfied, items.rated),
+            "total": total,
+            "overdue": sum(g.overdue for g in groups),
+            "response_rate": _rate(sum(g.responded for g in groups), total),
+            "resolution_rate": _rate(
+                sum(g.items for g in groups if g.status in ("resolved", "closed")), total
+            ),
+            "satisfaction_rate": _rate(sum(g.satisfied for g in groups), rated),
             "median_hours_to_acknowledge": _hours(stats.median_hours(conn, "hours_to_ack")),
             "median_hours_to_resolve": _hours(stats.median_hours(conn, "hours_to_resolve")),
         },

@@ -451,9 +451,13 @@ UPDATE reports SET
 CREATE INDEX reports_ack_hours ON reports(hours_to_ack) WHERE hours_to_ack IS NOT NULL;
 CREATE INDEX reports_resolve_hours ON reports(hours_to_resolve)
     WHERE hours_to_resolve IS NOT NULL;
+CREATE INDEX reports_figures
+    ON reports(kind, status, category, overdue_level, rating, hours_to_ack);
 """
 """How long each item waited to be acted on and to be resolved, kept on the item when its
-status changes, so the medians are read from an index instead of the whole history."""
+status changes, so the medians are read from an index instead of the whole history; and an
+index holding every column the statistics count, so they are one pass over it, in order,
+without reading the items themselves."""
 
 MIGRATIONS: tuple[str, ...] = (
     M001_INITIAL,

@@ -1,7 +1,7 @@
 """The counts behind the census and the handling statistics, as aggregates SQLite computes.
 
-These read a snapshot (:meth:`storage.db.Database.read_snapshot`) in a worker thread: at a
-million items a figure takes a scan, and neither the event loop nor the writer waits for it.
+These read a snapshot (:meth:`storage.db.Database.read_snapshot`) in a worker thread, so
+neither the event loop nor the writer waits for them.
 Medians come from indexes of each item's hours (set when its status changes), read from the
 middle, so they cost a count and a step into the index, not a sort.
 """
@@ -11,22 +11,23 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 
-from storage.reports import IS_OPEN
-
 Counts = dict[str, int]
 
 
 @dataclass(frozen=True)
-class Handling:
-    total: int
+class ItemCounts:
+    """The items of one kind, status and category."""
+
+    kind: str
+    status: str
+    category: str
+    items: int
     overdue: int
     responded: int
-    """Items someone other than the rider moved on from "submitted"."""
-    resolved: int
+    """Moved on from "submitted" by someone other than the rider."""
     rated: int
     satisfied: int
     """Rated 4 or 5."""
-    still_open: int
 
 
 def _grouped(conn: sqlite3.Connection, sql: str) -> Counts:
@@ -55,26 +56,18 @@ def declarations_by_branch(conn: sqlite3.Connection) -> dict[str, Counts]:
     return result
 
 
-def reports_by(conn: sqlite3.Connection, column: str) -> dict[str, Counts]:
-    """Kind → counts by category or status."""
-    if column not in ("category", "status"):
-        raise ValueError(column)
+def item_counts(conn: sqlite3.Connection) -> list[ItemCounts]:
+    """Every count the statistics show of items, in one pass over an index that holds them
+    (``reports_figures``), never over the items themselves."""
     rows = conn.execute(
-        f"SELECT kind, {column}, COUNT(*) FROM reports GROUP BY kind, {column} ORDER BY 3 DESC"
+        "SELECT kind, status, category, COUNT(*), TOTAL(overdue_level > 0), "
+        "TOTAL(hours_to_ack IS NOT NULL), TOTAL(rating IS NOT NULL), TOTAL(rating >= 4) "
+        "FROM reports GROUP BY kind, status, category"
     )
-    result: dict[str, Counts] = {}
-    for kind, value, count in rows:
-        result.setdefault(kind, {})[value] = count
-    return result
-
-
-def handling(conn: sqlite3.Connection) -> Handling:
-    row = conn.execute(
-        "SELECT COUNT(*), TOTAL(overdue_level > 0), TOTAL(hours_to_ack IS NOT NULL), "
-        "TOTAL(status IN ('resolved', 'closed')), TOTAL(rating IS NOT NULL), "
-        f"TOTAL(rating >= 4), TOTAL({IS_OPEN}) FROM reports"
-    ).fetchone()
-    return Handling(*(int(value) for value in row))
+    return [
+        ItemCounts(kind, status, category, *(int(n) for n in counts))
+        for kind, status, category, *counts in rows
+    ]
 
 
 def median_hours(conn: sqlite3.Connection, column: str) -> float | None:
