@@ -431,9 +431,10 @@ M017_OPEN_ITEMS = """
 CREATE INDEX reports_open_by_age ON reports(created_at, id)
     WHERE status IN ('submitted', 'acknowledged', 'in_progress', 'forwarded');
 CREATE INDEX conversations_idle ON conversations(updated_at);
+CREATE INDEX declarations_waiting ON declarations(status, updated_at);
 """
-"""An admin's queue (every open item, oldest first) read from the front of an index of open
-items alone, and forms left alone found without reading every form."""
+"""An admin's queue (every open item, and every declaration to verify, oldest first) read from
+the front of indexes in that order, and forms left alone found without reading every form."""
 
 M018_HANDLING_HOURS = """
 ALTER TABLE reports ADD COLUMN hours_to_ack REAL;
