@@ -14,6 +14,7 @@ import asyncio
 import json
 import re
 import secrets
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -119,9 +120,9 @@ def _write(target: Path, data: bytes) -> None:
 
 
 class DeletionFlow(Flow):
-    """One question, yes or no; yes deletes."""
+    """One question, yes or no; yes runs ``act``."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, act: Callable[[Context], Awaitable[None]]) -> None:
         self.name = name
         self.title_key = f"{name}.title"
         self.steps = (
@@ -133,27 +134,32 @@ class DeletionFlow(Flow):
                 choices=YES_NO,
             ),
         )
+        self._act = act
 
     async def complete(self, ctx: Context, draft: Draft) -> None:
         if draft["confirm"] != "yes":
             await ctx.say(f"{self.name}.kept")
             return
         ctx.forgot = True
-        if self.name == "withdraw":
-            await withdraw_declaration(ctx.tx, ctx.catalog, ctx.settings, ctx.user.id, ctx.now)
-            await ctx.say("withdraw.done")
-            return
-        erased = await erase_person(
-            ctx.tx, ctx.catalog, ctx.settings, ctx.user.id, ctx.user.id, ctx.now
-        )
-        if erased.waiting:
-            await ctx.say("erase.done_waiting", count=erased.waiting)
-        else:
-            await ctx.say("erase.done")
+        await self._act(ctx)
 
 
-WITHDRAWAL = DeletionFlow("withdraw")
-ERASURE = DeletionFlow("erase")
+async def _withdraw_mine(ctx: Context) -> None:
+    await withdraw_declaration(ctx.tx, ctx.catalog, ctx.settings, ctx.user.id, ctx.now)
+    await ctx.say("withdraw.done")
+
+
+async def _erase_mine(ctx: Context) -> None:
+    me = ctx.user.id
+    erased = await erase_person(ctx.tx, ctx.catalog, ctx.settings, me, me, ctx.now)
+    if erased.waiting:
+        await ctx.say("erase.done_waiting", count=erased.waiting)
+    else:
+        await ctx.say("erase.done")
+
+
+WITHDRAWAL = DeletionFlow("withdraw", _withdraw_mine)
+ERASURE = DeletionFlow("erase", _erase_mine)
 
 
 async def withdraw(ctx: Context, _: str) -> None:
