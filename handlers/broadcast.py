@@ -11,7 +11,7 @@ a whole, for the riders' peak to end.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from bot.clock import CHINA
 from bot.events import Reply
@@ -113,14 +113,24 @@ class BroadcastFlow(Flow):
 
 FAN_OUT = "broadcast"
 """The timer that queues a broadcast's next chunk of copies."""
+AHEAD = 2000
+"""Copies queued ahead of delivery: enough that sending never waits for the next chunk,
+few enough that queuing a hundred thousand is spread over the broadcast instead of holding
+the database from the start (each chunk is a transaction answers would wait behind)."""
+LOOK_AGAIN = timedelta(seconds=1)
 
 
 async def queue_chunk(ctx: Context, broadcast_id: int, after: str) -> str:
-    """Queues the next chunk of copies after user ``after``; another timer, due at once,
-    takes the chunk after it."""
+    """Queues the next chunk of copies after user ``after`` once fewer than ``AHEAD`` wait
+    to be sent (else looks again in a second); another timer takes the chunk after it."""
     audience = await broadcasts.audience_of(ctx.tx, broadcast_id)
     if audience is None:
         return "gone"
+    if await broadcasts.waiting_copies(ctx.tx, broadcast_id) >= AHEAD:
+        due = ctx.now + LOOK_AGAIN
+        key = f"{FAN_OUT}:{broadcast_id}:{after}@{due.timestamp():.0f}"
+        await ctx.schedule(FAN_OUT, key, due, {"id": broadcast_id, "after": after})
+        return "waiting"
     payloads = {
         lang: Reply(text=ctx.catalog.t(lang, "broadcast.copy", text=audience.text)).to_json()
         for lang in LANGS

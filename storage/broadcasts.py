@@ -90,6 +90,16 @@ async def queue_copies(
     return max(row[0] for row in rows) if len(rows) == limit else None
 
 
+async def waiting_copies(tx: Tx, broadcast_id: int) -> int:
+    """Copies queued and not yet sent (nor held for a closed window)."""
+    row = await fetch_one(
+        tx,
+        "SELECT count(*) FROM outbox WHERE broadcast_id = ? AND outcome IS NULL",
+        (broadcast_id,),
+    )
+    return int(row[0]) if row else 0
+
+
 async def create(
     tx: Tx,
     author: str,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -140,3 +141,31 @@ async def test_a_large_broadcast_is_queued_a_thousand_copies_at_a_time(app: App)
     everyone = [m.recipient for m in first + rest]
     assert len(everyone) == len(set(everyone)) == 2500
     assert all(m.bulk for m in rest)
+
+
+async def test_copies_are_queued_as_delivery_needs_them_not_all_at_once(
+    app: App, clock: ManualClock
+) -> None:
+    """A broadcast to a city queues its copies a chunk at a time while two thousand wait to
+    be sent, so queuing never holds the database for long ahead of riders' answers."""
+    async with app.db.transaction() as tx:
+        for n in range(5000):
+            await users.touch(tx, f"console:crowd{n:04d}", app.clock.now())
+    admin = Chat(app, "admin")
+    await admin.script("/broadcast", "tap:所有骑手", "今晚有雨", "tap:紧急", "tap:确认提交")
+
+    async def waiting() -> list[Outgoing]:
+        queued: list[Outgoing] = []
+        while batch := await app.unsent("console", after=queued[-1].id if queued else 0):
+            queued += batch
+        return [m for m in queued if "今晚有雨" in m.reply.text]
+
+    await app.run_due()
+    assert len(await waiting()) == 2000
+    await app.run_due()
+    assert len(await waiting()) == 2000, "nothing more is queued while two thousand wait"
+    for message in (await waiting())[:1500]:
+        await app.mark_sent(message.id)
+    clock.advance(timedelta(seconds=1))
+    await app.run_due()
+    assert len(await waiting()) == 2500
