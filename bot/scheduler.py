@@ -54,14 +54,21 @@ class Scheduler:
             self._plan(min(times))
 
     async def fire(self) -> None:
-        handled = await self._app.run_due()
-        if handled:
-            log.info("handled %s timers", handled)
-            self._after_run()
-        upcoming = await self._app.timers.wake_times(limit=1)
-        self._planned = None
-        if upcoming:
-            self._plan(upcoming[0])
+        """Handles what is due, and plans the next ring; goes round again at once while a
+        timer is already due (one that fell due while this ran), since a ring planned for a
+        moment inside this run would be skipped: one job never runs twice at once."""
+        while True:
+            handled = await self._app.run_due()
+            if handled:
+                log.info("handled %s timers", handled)
+                self._after_run()
+            upcoming = await self._app.timers.wake_times(limit=1)
+            self._planned = None
+            if not upcoming:
+                return
+            if upcoming[0] > self._app.clock.now():
+                self._plan(upcoming[0])
+                return
 
     def _plan(self, when: datetime) -> None:
         """Due times are on the app's clock; APScheduler's alarm rings on the system's. The job
