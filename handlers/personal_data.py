@@ -2,7 +2,8 @@
 all (``/mydata``), withdrawal of the declaration, and erasure of everything.
 
 Withdrawal takes back the declaration and every place its words reached: the messages that
-showed it, the name and number quoted in notes and logs, the badge. The items a rider filed
+showed it (secretaries' cards are edited in their chats to say so), the name and number quoted
+in notes and logs, the badge. The items a rider filed
 are the public's and stay, showing the reporter as withdrawn. Erasure goes further: every
 row of the person, and the items they filed unless someone else reported them too; an item
 still open is erased once it closes (the nightly sweep sees to it).
@@ -29,7 +30,7 @@ from handlers.context import Context, rows
 from handlers.engine import Flow
 from handlers.phone import mask
 from handlers.steps import YES_NO, ChoiceStep, Draft
-from storage import audit, conversations, declarations, personal
+from storage import audit, conversations, declarations, outbox, personal, users
 from storage.db import Tx
 from storage.declarations import Declaration
 
@@ -53,6 +54,10 @@ async def withdraw_declaration(
     mark = catalog.t(DEFAULT_LANG, "privacy.redacted")
     if declaration is not None:
         await personal.redact(tx, needles(declaration), mark)
+    for shown, recipient in await outbox.showing(tx, user_id):
+        lang = await users.lang_of(tx, recipient)
+        withdrawn = Reply(text=catalog.t(lang, "privacy.card_withdrawn"), edit_of=shown)
+        await outbox.add(tx, recipient, withdrawn, now)
     card = Reply(text=catalog.t(DEFAULT_LANG, "privacy.card_withdrawn"))
     await personal.forget_declaration(tx, user_id, card.to_json(), now)
     await asyncio.to_thread(badge_path(settings.media_dir, user_id).unlink, missing_ok=True)

@@ -192,6 +192,16 @@ async def last_keyboard(tx: Tx, recipient: str, within: int = 50) -> Reply | Non
     return Reply.from_json(row["payload"]) if row else None
 
 
+async def showing(tx: Tx, subject: str) -> list[tuple[int, str]]:
+    """Sent messages that show this person's declaration to someone else: (id, recipient)."""
+    rows = await fetch_all(
+        tx,
+        "SELECT id, recipient FROM outbox WHERE subject = ? AND sent_at IS NOT NULL ORDER BY id",
+        (subject,),
+    )
+    return [(row["id"], row["recipient"]) for row in rows]
+
+
 async def cards_of(tx: Tx, ref: str) -> list[Outgoing]:
     """Every handler's card of an item (the message with its buttons, not its further
     photos), oldest first; not those a flood's summary stood for: there is nothing to edit."""

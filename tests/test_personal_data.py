@@ -70,6 +70,8 @@ async def test_a_withdrawn_rider_leaves_no_name_phone_or_pledge_anywhere(
     await rider.say("/withdraw")
     done = await rider.tap("是")
     assert "已删除" in done.text
+    card_edits = [r for r in done.to("admin") if r.edit_of is not None]
+    assert card_edits and all("已撤回亮身份" in r.text for r in card_edits)
 
     needles = (PHONE, MASKED, NAME, STATION, PLEDGE, "中共党员", "某村党支部")
     assert rows_holding(settings.db_path, *needles) == []
