@@ -22,8 +22,7 @@ from openpyxl.cell import WriteOnlyCell
 from bot.clock import CHINA
 from bot.events import Reply
 from bot.i18n import Catalog
-from handlers.context import Afterwards, Context
-from handlers.context import rows as rows_of_buttons
+from handlers.context import Afterwards, Context, rows
 from handlers.phone import mask
 from storage import activities, audit, declarations, reports
 from storage.declarations import Declaration
@@ -240,7 +239,7 @@ def columns_of(what: str, fmt: str) -> Sequence[str]:
     return {"members": MEMBER_COLUMNS, "attendance": ATTENDANCE_COLUMNS}.get(what, REPORT_COLUMNS)
 
 
-def rows(
+def export_rows(
     conn: sqlite3.Connection, what: str, fmt: str, catalog: Catalog, *, unmasked: bool
 ) -> Iterator[dict[str, Any]]:
     """The export's rows, one at a time from a snapshot."""
@@ -269,7 +268,7 @@ def export(
     bom: bool = True,
 ) -> None:
     """The whole export from one snapshot to ``out``; run it with ``read_snapshot``."""
-    chosen = rows(conn, what, fmt, catalog, unmasked=unmasked)
+    chosen = export_rows(conn, what, fmt, catalog, unmasked=unmasked)
     written = "json" if fmt == "open311" else fmt
     write(out, chosen, columns_of(what, fmt), written, what, bom=bom)
 
@@ -303,7 +302,7 @@ async def export_command(ctx: Context, arguments: str) -> None:
     what = next((w for w in words if w in WHAT), None)
     if what is None:
         buttons = [ctx.menu_button(f"export.{name}", "export", name, "xlsx") for name in WHAT]
-        await ctx.reply(ctx.t("export.pick"), rows_of_buttons(buttons, 1))
+        await ctx.reply(ctx.t("export.pick"), rows(buttons, 1))
         return
     fmt = next((w for w in words if w in ("xlsx", "csv", "json")), "xlsx")
     unmasked = "unmasked" in words
@@ -320,9 +319,14 @@ async def _send_export(
     target: Path, what: str, fmt: str, unmasked: bool, later: Afterwards
 ) -> None:
     def made(conn: sqlite3.Connection) -> None:
+        """A file cut short (a full disk) is not left behind: it holds names and numbers."""
         target.parent.mkdir(parents=True, exist_ok=True)
-        with target.open("wb") as out:
-            export(out, conn, what, fmt, later.catalog, unmasked=unmasked)
+        try:
+            with target.open("wb") as out:
+                export(out, conn, what, fmt, later.catalog, unmasked=unmasked)
+        except BaseException:
+            target.unlink(missing_ok=True)
+            raise
 
     await later.db.read_snapshot(made)
     text = later.t("export.ready", what=later.t(f"export.{what}"))

@@ -54,9 +54,11 @@ async def withdraw_declaration(
     mark = catalog.t(DEFAULT_LANG, "privacy.redacted")
     if declaration is not None:
         await personal.redact(tx, needles(declaration), mark)
-    for shown, recipient in await outbox.showing(tx, user_id):
-        lang = await users.lang_of(tx, recipient)
-        withdrawn = Reply(text=catalog.t(lang, "privacy.card_withdrawn"), edit_of=shown)
+    shown = await outbox.showing(tx, user_id)
+    langs = await users.langs_of(tx, [recipient for _, recipient in shown])
+    for message_id, recipient in shown:
+        lang = langs.get(recipient, DEFAULT_LANG)
+        withdrawn = Reply(text=catalog.t(lang, "privacy.card_withdrawn"), edit_of=message_id)
         await outbox.add(tx, recipient, withdrawn, now)
     card = Reply(text=catalog.t(DEFAULT_LANG, "privacy.card_withdrawn"))
     await personal.forget_declaration(tx, user_id, card.to_json(), now)
