@@ -9,6 +9,7 @@ import os
 import sqlite3
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from bot import admin_cli
@@ -33,14 +34,22 @@ def _parser() -> argparse.ArgumentParser:
     data_dir.add_argument(
         "--data-dir", type=Path, help="data folder (default $NUANXIN_DATA_DIR or ./nuanxin-data)"
     )
+    web = argparse.ArgumentParser(add_help=False)
+    web.add_argument(
+        "--web",
+        metavar="HOST:PORT",
+        help="also serve the web console here (links use $NUANXIN_WEB_URL, else this address)",
+    )
 
     console = commands.add_parser(
-        "console", parents=[data_dir], help="chat with the bot in this terminal"
+        "console", parents=[data_dir, web], help="chat with the bot in this terminal"
     )
     console.add_argument("--user", default="rider", help="who is typing (default: rider)")
 
     telegram = commands.add_parser(
-        "telegram", parents=[data_dir], help="run the bot on Telegram (long polling by default)"
+        "telegram",
+        parents=[data_dir, web],
+        help="run the bot on Telegram (long polling by default)",
     )
     telegram.add_argument("--webhook", metavar="URL", help="serve a webhook at this public URL")
     telegram.add_argument(
@@ -53,7 +62,7 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     wecom = commands.add_parser(
-        "wecom", parents=[data_dir], help="run the bot as a WeCom app (callback server)"
+        "wecom", parents=[data_dir, web], help="run the bot as a WeCom app (callback server)"
     )
     wecom.add_argument(
         "--listen", metavar="HOST:PORT", default="0.0.0.0:8080", help="where the callback listens"
@@ -83,13 +92,19 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-async def _console(settings: Settings, user: str) -> int:
+async def _console(settings: Settings, user: str, web: str | None) -> int:
     from bot.transports.console import run_console
+    from bot.web.server import serve_console
 
     with claim(settings.data_dir):
         app = await App.open(settings)
         try:
-            await run_console(app, user)
+            console = await serve_console(app, web) if web else None
+            try:
+                await run_console(app, user)
+            finally:
+                if console is not None:
+                    await console.stop()
         finally:
             await app.close()
     return 0
@@ -112,7 +127,7 @@ def _telegram(settings: Settings, args: argparse.Namespace) -> int:
     from bot.transports.telegram import TelegramStartError, run_telegram
 
     try:
-        asyncio.run(run_telegram(settings, args.webhook, args.listen, args.health))
+        asyncio.run(run_telegram(settings, args.webhook, args.listen, args.health, args.web))
     except TelegramStartError as bad:
         print(f"nuanxin: {bad}", file=sys.stderr)
         return 1
@@ -123,7 +138,7 @@ def _wecom(settings: Settings, args: argparse.Namespace) -> int:
     from bot.transports.wecom import WeComStartError, run_wecom
 
     try:
-        asyncio.run(run_wecom(settings, args.listen))
+        asyncio.run(run_wecom(settings, args.listen, args.web))
     except WeComStartError as bad:
         print(f"nuanxin: {bad}", file=sys.stderr)
         return 1
@@ -177,6 +192,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"nuanxin: {bad}", file=sys.stderr)
         return 2
     admin_cli.speak(settings.cli_lang)
+    if getattr(args, "web", None) and not settings.web_url:
+        settings = replace(settings, web_url=web_url_of(args.web))
     no_folder = not settings.data_dir.exists()
     if (
         needs_data(args)
@@ -195,6 +212,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         quiet_stdout()
         return 0
+
+
+def web_url_of(listen: str) -> str:
+    """The console's address for links when ``NUANXIN_WEB_URL`` is not set: right on this
+    machine, or for a tunnel or proxy to stand in front of."""
+    host, _, port = listen.rpartition(":")
+    return f"http://{host if host not in ('', '0.0.0.0') else '127.0.0.1'}:{port}"
 
 
 def needs_data(args: argparse.Namespace) -> bool:
@@ -216,7 +240,7 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
     if args.command == "backup":
         return asyncio.run(_backup(settings, args.out))
     if args.command == "console":
-        return asyncio.run(_console(settings, args.user))
+        return asyncio.run(_console(settings, args.user, args.web))
     if args.command == "telegram":
         return _telegram(settings, args)
     if args.command == "admin":

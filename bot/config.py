@@ -54,6 +54,10 @@ class Settings:
     """Messages a second to Telegram in all; up to 1000 with paid broadcasts; 0: no limit."""
     telegram_chat_rate: float = 1.0
     """Messages a second to one chat (after a short burst); 0: no limit."""
+    web_url: str = ""
+    """The web console's public base URL, for the links ``/web`` sends."""
+    map_tiles: str = ""
+    """The console map's tiles: ``URL template|attribution[|gcj02]``; none: a plain map."""
     cli_lang: str = "zh"
     """What the command line says its summaries and refusals in: zh or en."""
     telegram_bot_username: str = ""
@@ -174,6 +178,8 @@ def load_settings(
         telegram_chat_rate=_rate(env, "NUANXIN_TELEGRAM_CHAT_RATE", 1.0, most=30.0),
         telegram_bot_username=env.get("TELEGRAM_BOT_USERNAME", "").strip().lstrip("@"),
         cli_lang=_lang(env, "NUANXIN_LANG"),
+        web_url=env.get("NUANXIN_WEB_URL", "").strip(),
+        map_tiles=env.get("NUANXIN_MAP_TILES", "").strip(),
         wecom_corp_id=env.get("WECOM_CORP_ID", "").strip(),
         wecom_agent_id=env.get("WECOM_AGENT_ID", "").strip(),
         wecom_secret=Secret(env.get("WECOM_SECRET", "").strip()),

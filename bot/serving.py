@@ -15,6 +15,7 @@ from typing import Protocol
 
 from bot.app import App
 from bot.config import Settings
+from bot.web.server import serve_console
 from storage.db import StorageUnavailable
 
 LOCK_FILE = "nuanxin.lock"
@@ -64,14 +65,20 @@ class Stoppable(Protocol):
     async def stop(self) -> None: ...
 
 
-async def serve(settings: Settings, launch: Callable[[App], Awaitable[Stoppable]]) -> None:
-    """Opens the bot, starts a transport on it and runs until SIGINT or SIGTERM, or until the
-    database has refused ``max_storage_failures`` writes in a row (then :class:`StorageGaveUp`,
-    for a non-zero exit)."""
+async def serve(
+    settings: Settings,
+    launch: Callable[[App], Awaitable[Stoppable]],
+    web: str | None = None,
+) -> None:
+    """Opens the bot, starts a transport on it (and the web console on ``web``, HOST:PORT)
+    and runs until SIGINT or SIGTERM, or until the database has refused
+    ``max_storage_failures`` writes in a row (then :class:`StorageGaveUp`, for a non-zero
+    exit)."""
     with claim(settings.data_dir):
         app = await App.open(settings)
         try:
             running = await launch(app)
+            console = await serve_console(app, web) if web else None
             if "admin" not in (await app.staff()).values():
                 log.warning(
                     "no admin is set up: set NUANXIN_ADMINS (platform:id, like telegram:12345) "
@@ -88,6 +95,8 @@ async def serve(settings: Settings, launch: Callable[[App], Awaitable[Stoppable]
                 for wait in waits:
                     wait.cancel()
             finally:
+                if console is not None:
+                    await console.stop()
                 await running.stop()
         finally:
             await app.close()

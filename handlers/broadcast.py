@@ -92,7 +92,7 @@ class BroadcastFlow(Flow):
         )
         await audit.record(
             ctx.tx,
-            ctx.user.id,
+            ctx.actor,
             "broadcast",
             branch.code if branch else draft["audience"],
             ctx.now,

@@ -80,6 +80,15 @@ class Context:
     forgot: bool = False
     """Personal data was deleted: once this commits, the database's write-ahead log is
     emptied, so no earlier copy of it stays on disk."""
+    via: str = ""
+    """Where the person acts from when not in a chat (``web``): the audit log says so, and what
+    would be said to them in the chat is shown where they are instead (:attr:`shown`)."""
+    shown: list[str] = field(default_factory=list)
+
+    @property
+    def actor(self) -> str:
+        """Who the audit log names: the user, or ``web:<user>`` from the web console."""
+        return f"{self.via}:{self.user.id}" if self.via else self.user.id
 
     def handles(self, branch_id: int | None) -> bool:
         """May this user act on an item of that branch (None: the unrouted queue)?"""
@@ -159,6 +168,9 @@ class Context:
         waiting to reach its rider shows on the item; ``card_of`` the item a handler's card
         shows, so that it can be brought up to date; ``subject`` the person whose declaration
         it shows, so that withdrawing it takes the message's words back too."""
+        if self.via and recipient == self.user.id and reply.edit_of is None:
+            self.shown.append(reply.text)
+            return
         added = await outbox.add(
             self.tx,
             recipient,

@@ -25,6 +25,7 @@ from bot.i18n import Catalog
 from handlers.context import Afterwards, Context, rows
 from handlers.phone import mask
 from storage import activities, audit, declarations, reports
+from storage.db import Database
 from storage.declarations import Declaration
 from storage.reports import Report
 from storage.timefmt import from_db, to_db
@@ -307,7 +308,7 @@ async def export_command(ctx: Context, arguments: str) -> None:
     fmt = next((w for w in words if w in ("xlsx", "csv", "json")), "xlsx")
     unmasked = "unmasked" in words
     await audit.record(
-        ctx.tx, ctx.user.id, "export_unmasked" if unmasked else "export", what, ctx.now, fmt
+        ctx.tx, ctx.actor, "export_unmasked" if unmasked else "export", what, ctx.now, fmt
     )
     await ctx.say("export.preparing", what=ctx.t(f"export.{what}"))
     name = f"{what}-{ctx.now:%Y%m%d-%H%M%S}-{secrets.token_hex(4)}.{fmt}"
@@ -318,16 +319,24 @@ async def export_command(ctx: Context, arguments: str) -> None:
 async def _send_export(
     target: Path, what: str, fmt: str, unmasked: bool, later: Afterwards
 ) -> None:
+    await write_file(later.db, target, what, fmt, later.catalog, unmasked=unmasked)
+    text = later.t("export.ready", what=later.t(f"export.{what}"))
+    await later.answer(Reply(text=text, document=str(target)))
+
+
+async def write_file(
+    db: Database, target: Path, what: str, fmt: str, catalog: Catalog, *, unmasked: bool
+) -> None:
+    """Writes an export from one snapshot, in a worker thread."""
+
     def made(conn: sqlite3.Connection) -> None:
         """A file cut short (a full disk) is not left behind: it holds names and numbers."""
         target.parent.mkdir(parents=True, exist_ok=True)
         try:
             with target.open("wb") as out:
-                export(out, conn, what, fmt, later.catalog, unmasked=unmasked)
+                export(out, conn, what, fmt, catalog, unmasked=unmasked)
         except BaseException:
             target.unlink(missing_ok=True)
             raise
 
-    await later.db.read_snapshot(made)
-    text = later.t("export.ready", what=later.t(f"export.{what}"))
-    await later.answer(Reply(text=text, document=str(target)))
+    await db.read_snapshot(made)

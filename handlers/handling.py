@@ -142,7 +142,7 @@ async def apply(ctx: Context, report: Report, status: str, note: str) -> bool:
     except StatusError as bad:
         await ctx.reply((await ctx.render_for(ctx.user.id, bad.key, **bad.params)).text)
         return False
-    await audit.record(ctx.tx, ctx.user.id, f"report_{status}", report.ref, ctx.now, note)
+    await audit.record(ctx.tx, ctx.actor, f"report_{status}", report.ref, ctx.now, note)
     await bring_cards_up_to_date(ctx, report.ref, status)
     if report.kind == "hazard" and status in ("acknowledged", "resolved"):
         await award_points(ctx, report)
@@ -154,12 +154,13 @@ async def apply(ctx: Context, report: Report, status: str, note: str) -> bool:
 
 async def bring_cards_up_to_date(ctx: Context, ref: str, status: str) -> None:
     """Every other handler's card of the item is edited in place (where the platform can) to
-    show its new state and who changed it, without the buttons nobody should press now."""
+    show its new state and who changed it, without the buttons nobody should press now; from
+    the web console, the actor's own cards too (nobody tapped them)."""
     report = await reports.get(ctx.tx, ref)
     assert report is not None
     actor = await declarations.get(ctx.tx, ctx.user.id)
     for card in await outbox.cards_of(ctx.tx, ref):
-        if card.recipient == ctx.user.id:
+        if card.recipient == ctx.user.id and not ctx.via:
             continue
         lang = await users.lang_of(ctx.tx, card.recipient)
         handled = ctx.catalog.t(

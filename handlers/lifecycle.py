@@ -111,7 +111,7 @@ async def set_status_command(ctx: Context, arguments: str) -> None:
         await ctx.reply((await ctx.render_for(ctx.user.id, bad.key, **bad.params)).text)
         return
     await audit.record(
-        ctx.tx, ctx.user.id, f"report_{to_status.lower()}", report.ref, ctx.now, note.strip()
+        ctx.tx, ctx.actor, f"report_{to_status.lower()}", report.ref, ctx.now, note.strip()
     )
     await confirm(ctx, report, to_status.lower())
 

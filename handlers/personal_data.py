@@ -116,7 +116,7 @@ async def my_data(ctx: Context, _: str) -> None:
     data = await subject_export(ctx.tx, ctx.user.id, ctx.now)
     target = ctx.settings.data_dir / "exports" / f"mydata-{secrets.token_hex(8)}.json"
     await asyncio.to_thread(_write, target, data)
-    await audit.record(ctx.tx, ctx.user.id, "subject_export", ctx.user.id, ctx.now)
+    await audit.record(ctx.tx, ctx.actor, "subject_export", ctx.user.id, ctx.now)
     buttons = rows([ctx.menu_button("button.erase_all", "erase")], 1)
     await ctx.reply(ctx.t("mydata.ready"), buttons, document=str(target))
 

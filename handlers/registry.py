@@ -8,6 +8,7 @@ from handlers import (
     branch_admin,
     broadcast,
     declare,
+    desk,
     exports,
     grievance,
     handling,
@@ -128,6 +129,7 @@ def build_registry() -> Registry:
             listed=True,
         ),
         Action("stats", stats.show_stats, commands=("stats",), role=Role.ADMIN, listed=True),
+        Action("web", desk.sign_in_link, commands=("web",), role=Role.SECRETARY, listed=True),
         Action(
             "addstation",
             stations.add_command,

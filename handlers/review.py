@@ -88,7 +88,7 @@ async def conclude(ctx: Context, declaration: Declaration, status: str, note: st
         await ctx.say("review.already", name=declaration.name)
         return
     await audit.record(
-        ctx.tx, ctx.user.id, f"declaration_{status}", declaration.user_id, ctx.now, note
+        ctx.tx, ctx.actor, f"declaration_{status}", declaration.user_id, ctx.now, note
     )
     await ctx.say(f"review.done_{status}", name=declaration.name)
     await ctx.push(declaration.user_id, f"review.you_{status}", note=note)

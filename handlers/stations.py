@@ -375,7 +375,7 @@ async def add_command(ctx: Context, arguments: str) -> None:
         await ctx.say(bad.key, **bad.params)
         return
     station_id = await stations.add(ctx.tx, station, ctx.now)
-    await audit.record(ctx.tx, ctx.user.id, "station_add", str(station_id), ctx.now, station.name)
+    await audit.record(ctx.tx, ctx.actor, "station_add", str(station_id), ctx.now, station.name)
     await ctx.say("stations.added", id=station_id, name=station.name)
 
 
@@ -397,7 +397,7 @@ async def edit_command(ctx: Context, arguments: str) -> None:
         return
     await stations.update(ctx.tx, changed, ctx.now)
     await audit.record(
-        ctx.tx, ctx.user.id, "station_edit", str(station.id), ctx.now, f"{field}={value}"
+        ctx.tx, ctx.actor, "station_edit", str(station.id), ctx.now, f"{field}={value}"
     )
     await ctx.say("stations.edited", id=station.id, field=field)
 
@@ -407,5 +407,5 @@ async def close_command(ctx: Context, argument: str) -> None:
     if not argument.isdigit() or not await stations.close(ctx.tx, int(argument), ctx.now):
         await ctx.say("stations.no_such", id=argument)
         return
-    await audit.record(ctx.tx, ctx.user.id, "station_close", argument, ctx.now)
+    await audit.record(ctx.tx, ctx.actor, "station_close", argument, ctx.now)
     await ctx.say("stations.closed", id=argument)

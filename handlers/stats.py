@@ -40,10 +40,11 @@ def _by(groups: list[stats.ItemCounts], kind: str, field: str) -> dict[str, int]
     return dict(sorted(counted.items(), key=lambda pair: -pair[1]))
 
 
-def gather(conn: sqlite3.Connection) -> dict[str, Any]:
-    """Every figure, from one snapshot (run it with ``Database.read_snapshot``)."""
-    by_status = stats.declarations_by(conn, "status")
-    groups = stats.item_counts(conn)
+def gather(conn: sqlite3.Connection, scope: stats.Scope = None) -> dict[str, Any]:
+    """Every figure, from one snapshot (run it with ``Database.read_snapshot``), of the
+    organisations in ``scope`` (None: of everything)."""
+    by_status = stats.declarations_by(conn, "status", scope)
+    groups = stats.item_counts(conn, scope)
     total = sum(g.items for g in groups)
     rated = sum(g.rated for g in groups)
     return {
@@ -52,10 +53,10 @@ def gather(conn: sqlite3.Connection) -> dict[str, Any]:
             "verified": by_status.get("verified", 0),
             "pending": by_status.get("pending", 0),
             "rejected": by_status.get("rejected", 0),
-            "by_political_status": stats.declarations_by(conn, "political_status"),
-            "by_platform": stats.declarations_by(conn, "platform"),
-            "by_district": stats.declarations_by(conn, "district"),
-            "by_branch": stats.declarations_by_branch(conn),
+            "by_political_status": stats.declarations_by(conn, "political_status", scope),
+            "by_platform": stats.declarations_by(conn, "platform", scope),
+            "by_district": stats.declarations_by(conn, "district", scope),
+            "by_branch": stats.declarations_by_branch(conn, scope),
         },
         "reports": {
             kind: {
@@ -72,8 +73,8 @@ def gather(conn: sqlite3.Connection) -> dict[str, Any]:
                 sum(g.items for g in groups if g.status in ("resolved", "closed")), total
             ),
             "satisfaction_rate": _rate(sum(g.satisfied for g in groups), rated),
-            "median_hours_to_acknowledge": _hours(stats.median_hours(conn, "hours_to_ack")),
-            "median_hours_to_resolve": _hours(stats.median_hours(conn, "hours_to_resolve")),
+            "median_hours_to_acknowledge": _hours(stats.median_hours(conn, "hours_to_ack", scope)),
+            "median_hours_to_resolve": _hours(stats.median_hours(conn, "hours_to_resolve", scope)),
         },
     }
 
@@ -86,26 +87,30 @@ def _shown_hours(value: float | None) -> str:
     return "—" if value is None else f"{value:g}"
 
 
-def summary_text(t: Words, figures: dict[str, Any]) -> str:
+def headline(figures: dict[str, Any]) -> dict[str, int | str]:
+    """The figures ``/stats`` states, as it states them: the console shows the very same."""
     members, handled = figures["members"], figures["handling"]
     reports = figures["reports"]
-    return t(
-        "stats.text",
-        members=members["total"],
-        verified=members["verified"],
-        pending=members["pending"],
-        party=sum(
+    return {
+        "members": members["total"],
+        "verified": members["verified"],
+        "pending": members["pending"],
+        "party": sum(
             n for s, n in members["by_political_status"].items() if s in ("member", "probationary")
         ),
-        hazards=sum(reports["hazard"]["by_status"].values()),
-        grievances=sum(reports["grievance"]["by_status"].values()),
-        response=_percent(handled["response_rate"]),
-        resolution=_percent(handled["resolution_rate"]),
-        satisfaction=_percent(handled["satisfaction_rate"]),
-        ack_hours=_shown_hours(handled["median_hours_to_acknowledge"]),
-        resolve_hours=_shown_hours(handled["median_hours_to_resolve"]),
-        overdue=handled["overdue"],
-    )
+        "hazards": sum(reports["hazard"]["by_status"].values()),
+        "grievances": sum(reports["grievance"]["by_status"].values()),
+        "overdue": handled["overdue"],
+        "response": _percent(handled["response_rate"]),
+        "resolution": _percent(handled["resolution_rate"]),
+        "satisfaction": _percent(handled["satisfaction_rate"]),
+        "ack_hours": _shown_hours(handled["median_hours_to_acknowledge"]),
+        "resolve_hours": _shown_hours(handled["median_hours_to_resolve"]),
+    }
+
+
+def summary_text(t: Words, figures: dict[str, Any]) -> str:
+    return t("stats.text", **headline(figures))
 
 
 def chart_groups(t: Words, figures: dict[str, Any]) -> list[Group]:

@@ -42,3 +42,29 @@ async def entries(tx: Tx, limit: int = 1000) -> list[Entry]:
     return [
         Entry(from_db(r["at"]), r["actor"], r["action"], r["target"], r["detail"]) for r in rows
     ]
+
+
+@dataclass(frozen=True)
+class Page:
+    entries: list[tuple[int, Entry]]
+    before: int | None
+    """The id the next (older) page starts below; None at the end."""
+
+
+async def page(tx: Tx, before: int | None, actor: str = "", size: int = 100) -> Page:
+    """The newest entries first, a keyset page at a time, optionally of one actor."""
+    where, params = "id < ?", [str(before if before is not None else 2**62)]
+    if actor:
+        where += " AND actor = ?"
+        params.append(actor)
+    rows = await fetch_all(
+        tx,
+        f"SELECT id, at, actor, action, target, detail FROM audit_log WHERE {where} "
+        "ORDER BY id DESC LIMIT ?",
+        (*params, size + 1),
+    )
+    found = [
+        (r["id"], Entry(from_db(r["at"]), r["actor"], r["action"], r["target"], r["detail"]))
+        for r in rows[:size]
+    ]
+    return Page(found, found[-1][0] if len(rows) > size else None)

@@ -460,6 +460,31 @@ status changes, so the medians are read from an index instead of the whole histo
 index holding every column the statistics count, so they are one pass over it, in order,
 without reading the items themselves."""
 
+M019_WEB_CONSOLE = """
+CREATE TABLE web_links (
+    token_hash TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    used_at TEXT
+);
+CREATE TABLE web_sessions (
+    token_hash TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL,
+    csrf TEXT NOT NULL,
+    lang TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL
+);
+CREATE INDEX web_sessions_user ON web_sessions(user_id);
+CREATE INDEX web_links_age ON web_links(created_at);
+CREATE INDEX web_sessions_expiry ON web_sessions(expires_at);
+CREATE INDEX reports_by_age ON reports(created_at, id);
+CREATE INDEX reports_answer_due ON reports(answer_due_at) WHERE answer_due_at IS NOT NULL;
+CREATE INDEX audit_log_actor ON audit_log(actor, id);
+"""
+"""The web console's one-time sign-in links and its sessions, kept by the hash of their
+tokens (a copy of the database signs nobody in); and the orders its pages read items in."""
+
 MIGRATIONS: tuple[str, ...] = (
     M001_INITIAL,
     M002_REPORTS,
@@ -479,4 +504,5 @@ MIGRATIONS: tuple[str, ...] = (
     M016_PERSONAL_DATA,
     M017_OPEN_ITEMS,
     M018_HANDLING_HOURS,
+    M019_WEB_CONSOLE,
 )

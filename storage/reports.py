@@ -63,11 +63,11 @@ class HistoryEntry:
     note: str
 
 
-_COLUMNS = ", ".join(f.name for f in fields(Report))
+COLUMNS = ", ".join(f.name for f in fields(Report))
 _NEW_COLUMNS = [f.name for f in fields(NewReport)]
 
 
-def _report(row: Any) -> Report:
+def from_row(row: Any) -> Report:
     values = dict(row)
     values["anonymous"] = bool(values["anonymous"])
     values["reopened"] = bool(values["reopened"])
@@ -79,8 +79,8 @@ def _report(row: Any) -> Report:
 
 
 async def _reports(tx: Tx, where: str, params: tuple[Any, ...]) -> list[Report]:
-    rows = await fetch_all(tx, f"SELECT {_COLUMNS} FROM reports WHERE {where}", params)
-    return [_report(row) for row in rows]
+    rows = await fetch_all(tx, f"SELECT {COLUMNS} FROM reports WHERE {where}", params)
+    return [from_row(row) for row in rows]
 
 
 async def next_ref(tx: Tx, prefix: str, day: str) -> str:
@@ -267,7 +267,7 @@ def stream(conn: sqlite3.Connection, kind: str) -> Iterator[tuple[Report, int, i
     """Every item of a kind, oldest first, with its counts of photos and of reporters, one
     at a time from a snapshot (see ``Database.read_snapshot``): memory stays flat."""
     cursor = conn.execute(
-        f"SELECT {_COLUMNS}, "
+        f"SELECT {COLUMNS}, "
         "(SELECT COUNT(*) FROM report_photos p WHERE p.report_id = reports.id) AS photos, "
         "(SELECT COUNT(*) FROM report_reporters q WHERE q.report_id = reports.id) AS reporters "
         "FROM reports WHERE kind = ? ORDER BY id",
@@ -276,7 +276,7 @@ def stream(conn: sqlite3.Connection, kind: str) -> Iterator[tuple[Report, int, i
     for row in cursor:
         values = dict(row)
         photos, reporters = values.pop("photos"), values.pop("reporters")
-        yield _report(values), photos, reporters
+        yield from_row(values), photos, reporters
 
 
 async def reporter_counts(tx: Tx, report_ids: list[int]) -> dict[int, int]:

@@ -49,6 +49,7 @@ class Console:
         self.app = app
         self.user = user
         self.out = out
+        self._printing: set[asyncio.Task[None]] = set()
 
     @property
     def user_id(self) -> str:
@@ -123,7 +124,17 @@ class Console:
                 notice = [Outgoing(0, event.user, Reply(text=handled.notice))]
         return notice + await self.deliver()
 
+    def _print_soon(self) -> None:
+        """Messages queued from outside the terminal (the web console) print at once."""
+        task = asyncio.get_running_loop().create_task(self._print_waiting())
+        self._printing.add(task)
+        task.add_done_callback(self._printing.discard)
+
+    async def _print_waiting(self) -> None:
+        self._print(await self.deliver())
+
     async def run(self, lines: TextIO) -> None:
+        self.app.on_queued = self._print_soon
         self._print(await self.deliver())
         while True:
             line = await asyncio.to_thread(lines.readline)

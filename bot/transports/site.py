@@ -26,7 +26,7 @@ def health_route(app: App) -> web.RouteDef:
 class Site:
     """An aiohttp server on ``HOST:PORT`` (port 0: a free one, then in :attr:`port`)."""
 
-    def __init__(self, app: App, routes: list[web.RouteDef]) -> None:
+    def __init__(self, app: App, routes: list[web.AbstractRouteDef]) -> None:
         server = web.Application(client_max_size=MAX_BODY)
         server.add_routes([*routes, health_route(app)])
         self._runner = web.AppRunner(server, access_log=None)

@@ -545,7 +545,11 @@ class TelegramRunner:
 
 
 async def run_telegram(
-    settings: Settings, webhook_url: str | None, listen: str, health: str | None = None
+    settings: Settings,
+    webhook_url: str | None,
+    listen: str,
+    health: str | None = None,
+    web: str | None = None,
 ) -> None:
     async def launch(app: App) -> TelegramRunner:
         runner = TelegramRunner(app, settings)
@@ -553,4 +557,4 @@ async def run_telegram(
         log.info("nuanxin is running on Telegram as @%s", runner.bot.username)
         return runner
 
-    await serve(settings, launch)
+    await serve(settings, launch, web)

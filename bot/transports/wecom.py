@@ -359,7 +359,7 @@ class WeComRunner:
             await part.stop()
 
 
-async def run_wecom(settings: Settings, listen: str) -> None:
+async def run_wecom(settings: Settings, listen: str, web: str | None = None) -> None:
     async def launch(app: App) -> WeComRunner:
         runner = WeComRunner(app, settings)
         await runner.start(listen)
@@ -371,4 +371,4 @@ async def run_wecom(settings: Settings, listen: str) -> None:
         log.info("nuanxin is listening for WeCom on %s at %s", listen, ", ".join(paths))
         return runner
 
-    await serve(settings, launch)
+    await serve(settings, launch, web)
