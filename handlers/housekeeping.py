@@ -8,8 +8,9 @@ from datetime import time, timedelta
 
 from bot.clock import next_daily
 from handlers.context import Context
+from handlers.desk import LINK_LIFETIME
 from handlers.personal_data import draft_files, drop_files, finish_erasures
-from storage import conversations, housekeeping, personal
+from storage import conversations, housekeeping, personal, web
 
 HOUSEKEEPING = "housekeeping"
 AT = time(3, 30)
@@ -33,6 +34,7 @@ async def sweep(ctx: Context) -> str:
     await drop_files(ctx.settings, set(drafted) - await personal.files_in_use(ctx.tx, drafted))
     counts["conversations"] = len(drafts)
     counts["erased_reports"] = await finish_erasures(ctx.tx, ctx.settings)
+    await web.sweep(ctx.tx, ctx.now, LINK_LIFETIME)
     log.info("housekeeping removed %s", counts)
     await ensure(ctx)
     return "done"

@@ -39,6 +39,8 @@ HELD_BY: tuple[tuple[str, str], ...] = (
     ("audit_log", "actor"),
     ("audit_log", "target"),
     ("erasures", "user_id"),
+    ("web_links", "user_id"),
+    ("web_sessions", "user_id"),
 )
 """Every column that names a person by their user id."""
 
@@ -66,6 +68,8 @@ ERASED_ALONG = (
     "checkin_tries",
     "station_feedback",
     "send_windows",
+    "web_links",
+    "web_sessions",
 )
 """Tables whose rows of the person go entirely when they ask for erasure."""
 

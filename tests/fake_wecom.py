@@ -48,6 +48,8 @@ class FakeWeCom(LocalServer):
     _tokens: dict[str, str] = field(default_factory=dict)
     """The access token of each secret (the app's, the customer-service account's)."""
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    sign_in_codes: dict[str, str] = field(default_factory=dict)
+    """A web sign-in's code → the member it names (each code works once, as WeCom's)."""
 
     @property
     def api_url(self) -> str:
@@ -61,6 +63,7 @@ class FakeWeCom(LocalServer):
             web.get("/cgi-bin/media/get", self._get),
             web.post("/cgi-bin/webhook/send", self._robot),
             web.post("/cgi-bin/message/update_template_card", self._update_card),
+            web.get("/cgi-bin/auth/getuserinfo", self._user_of_code),
         ]
 
     def to(self, user: str) -> list[dict[str, Any]]:
@@ -84,6 +87,14 @@ class FakeWeCom(LocalServer):
             self._tokens.clear()
             return web.json_response({"errcode": 42001, "errmsg": "access_token expired"})
         return None
+
+    async def _user_of_code(self, request: web.Request) -> web.Response:
+        if refusal := self._refusal(request):
+            return refusal
+        member = self.sign_in_codes.pop(request.query.get("code", ""), None)
+        if member is None:
+            return web.json_response({"errcode": 40029, "errmsg": "invalid code"})
+        return web.json_response({"errcode": 0, "errmsg": "ok", "userid": member})
 
     async def _send(self, request: web.Request) -> web.Response:
         if refusal := self._refusal(request):

@@ -8,6 +8,7 @@ import socket
 from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import aiohttp
 import pytest
@@ -16,16 +17,21 @@ from selenium import webdriver
 
 from bot.app import App
 from bot.clock import ManualClock
-from bot.config import Settings
+from bot.config import Secret, Settings
 from bot.transports.telegram import TelegramRunner
+from bot.web.pages import Tiles
 from bot.web.server import serve_console
-from storage import audit, reports
+from handlers.geo import distance_m
+from storage import audit, branches, reports, users
 from tests import images
 from tests.browser import Browser, start_chromium
 from tests.chat import Chat
 from tests.conftest import TELEGRAM_ADMIN as ADMIN
 from tests.conftest import UNPACED, telegram_bot
 from tests.fake_telegram import FakeTelegram
+from tests.fake_wecom import AGENT_ID, CORP_ID, SECRET, FakeWeCom
+from tests.test_branches import declare_party_member
+from tests.test_declaration import declared
 from tests.test_reports import PEOPLES_SQUARE, ref_in
 from tests.test_reports import file_hazard as file_hazard_in_chat
 from tests.test_telegram import data_of
@@ -244,6 +250,13 @@ async def test_a_link_signs_in_once_within_ten_minutes_and_a_session_ends(
         clock.advance(timedelta(hours=13))
         async with http.get(f"{console}/items") as stale:
             assert stale.status == 401 and "/web" in await stale.text()
+    await app.run_due()
+    kept = await app.db.read_snapshot(
+        lambda conn: conn.execute(
+            "SELECT (SELECT COUNT(*) FROM web_sessions) + (SELECT COUNT(*) FROM web_links)"
+        ).fetchone()[0]
+    )
+    assert kept == 0, "the nightly sweep forgets ended sessions and old links"
 
 
 async def signed_in_client(app: App, console: str, user: str) -> tuple[aiohttp.ClientSession, str]:
@@ -331,3 +344,176 @@ async def test_the_map_shows_every_point_on_a_plain_background_without_tiles(
     drawn = await browser.attribute("#map", "data-drawn")
     assert drawn == "1"
     assert not await browser.all(".leaflet-tile")
+
+
+async def test_a_secretary_opening_the_console_in_wecom_is_signed_in_by_wecom(
+    tmp_path: Path, clock: ManualClock
+) -> None:
+    wecom = FakeWeCom()
+    await wecom.start()
+    port = free_port()
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        admins=frozenset({"console:admin"}),
+        wecom_corp_id=CORP_ID,
+        wecom_agent_id=AGENT_ID,
+        wecom_secret=Secret(SECRET),
+        wecom_api_url=wecom.api_url,
+        web_url=f"http://127.0.0.1:{port}",
+    )
+    app = await App.open(settings, clock)
+    site = await serve_console(app, f"127.0.0.1:{port}")
+    try:
+        await tree(Chat(app, "admin"))
+        wecom.sign_in_codes.update({"code-li": "li", "code-sec": "sec", "code-zhao": "zhao"})
+        async with app.db.transaction() as tx:
+            await branches.appoint(tx, 3, "wecom:li", "console:admin", clock.now())
+        await signed_in_through_wecom(settings.web_url)
+    finally:
+        await site.stop()
+        await app.close()
+        await wecom.stop()
+
+
+async def signed_in_through_wecom(base: str) -> None:
+    async def visit(http: aiohttp.ClientSession, code: str, *, state: str = "") -> str:
+        async with http.get(f"{base}/auth/wecom", allow_redirects=False) as start:
+            assert start.status == 302
+            where = urlsplit(start.headers["Location"])
+        asked = parse_qs(where.query)
+        assert where.netloc == "open.weixin.qq.com" and where.fragment == "wechat_redirect"
+        assert asked["appid"] == [CORP_ID] and asked["scope"] == ["snsapi_base"]
+        assert asked["redirect_uri"] == [f"{base}/auth/wecom/back"]
+        back = {"code": code, "state": state or asked["state"][0]}
+        async with http.get(f"{base}/auth/wecom/back", params=back) as landed:
+            return await landed.text()
+
+    def client() -> aiohttp.ClientSession:
+        return aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
+
+    async with client() as http:
+        assert "概览" in await visit(http, "code-li")
+        async with http.get(f"{base}/items") as items:
+            assert items.status == 200
+    async with client() as http:
+        assert "企业微信登录没有成功" in await visit(http, "code-sec", state="forged")
+    async with client() as http:
+        assert "只对支部书记和管理员开放" in await visit(http, "code-zhao")
+    async with client() as http:
+        assert "企业微信登录没有成功" in await visit(http, "code-li")
+
+
+PAGES = (
+    "/",
+    "/items",
+    "/map",
+    "/deadlines",
+    "/declarations",
+    "/branches",
+    "/activities",
+    "/exports",
+    "/audit",
+)
+
+
+async def test_every_page_answers_in_chinese_and_in_english_and_late_items_are_on_the_board(
+    app: App, console: str, clock: ManualClock
+) -> None:
+    admin = Chat(app, "admin")
+    await tree(admin)
+    ref, _ = await grievance(Chat(app, "rider"))
+    clock.advance(timedelta(days=3))
+    http, csrf = await signed_in_client(app, console, "admin")
+    async with http:
+        for path in PAGES:
+            async with http.get(console + path) as page:
+                text = await page.text()
+            assert page.status == 200 and "<h1>" in text and "{" not in text.split("<main>")[1]
+        async with http.get(f"{console}/deadlines") as board:
+            late = (await board.text()).split('id="overdue"')[1].split("</table>")[0]
+        assert ref in late
+        async with http.post(f"{console}/lang", data={"csrf": csrf, "lang": "en"}) as english:
+            text = await english.text()
+        assert "Overview" in text and "Declared riders" in text and "概览" not in text
+
+
+async def test_a_declaration_is_verified_from_the_web_and_the_rider_is_told(
+    app: App, console: str
+) -> None:
+    rider = Chat(app, "rider")
+    await declare_party_member(rider)
+    await app.unsent("console")
+    http, csrf = await signed_in_client(app, console, "admin")
+    async with http:
+        async with http.get(f"{console}/declarations") as page:
+            text = await page.text()
+        assert "张三" in text and "138****8000" in text and "13800138000" not in text
+        form = {"csrf": csrf, "verdict": "reject", "reason": ""}
+        async with http.post(f"{console}/declarations/console:rider", data=form) as refused:
+            assert "退回需要写明原因" in await refused.text()
+        form = {"csrf": csrf, "verdict": "verify"}
+        async with http.post(f"{console}/declarations/console:rider", data=form) as done:
+            assert "张三" in await done.text()
+    assert (await declared(app)).status == "verified"  # type: ignore[union-attr]
+    told = [m.reply.text for m in await app.unsent("console") if m.recipient == "console:rider"]
+    assert any("核实" in text for text in told)
+
+
+async def test_pages_of_items_follow_one_another_to_the_end(app: App, console: str) -> None:
+    async with app.db.transaction() as tx:
+        await users.touch(tx, "console:rider", app.clock.now())
+        for n in range(120):
+            new = reports.NewReport(
+                "grievance",
+                "water",
+                None,
+                f"第{n}件",
+                None,
+                None,
+                None,
+                None,
+                None,
+                False,
+                "console:rider",
+                None,
+            )
+            await reports.create(tx, new, f"SQ-TEST-{n:04d}", [], app.clock.now())
+    http, _ = await signed_in_client(app, console, "admin")
+    seen: list[str] = []
+    async with http:
+        url = f"{console}/items?kind=grievance"
+        while url:
+            async with http.get(url) as page:
+                text = await page.text()
+            assert "共 120 件" in text
+            seen += re.findall(r'data-ref="([^"]+)"', text)
+            more = re.search(r'id="next-page" href="\?([^"]+)"', text)
+            url = f"{console}/items?{more.group(1).replace('&amp;', '&')}" if more else ""
+    assert len(seen) == 120 and len(set(seen)) == 120
+    assert seen[0] == "SQ-TEST-0119" and seen[-1] == "SQ-TEST-0000"
+
+
+async def test_an_admin_downloads_an_export_and_a_secretary_cannot(
+    app: App, console: str, settings: Settings
+) -> None:
+    await tree(Chat(app, "admin"))
+    await declare_party_member(Chat(app, "rider"))
+    http, _ = await signed_in_client(app, console, "admin")
+    async with http, http.get(f"{console}/exports/members.csv") as csv:
+        body = await csv.read()
+        assert "attachment" in csv.headers["Content-Disposition"]
+    assert body.startswith(b"\xef\xbb\xbf") and "138****8000" in body.decode("utf-8-sig")
+    assert not list((settings.data_dir / "exports").glob("*"))
+    http, _ = await signed_in_client(app, console, "sec")
+    async with http, http.get(f"{console}/exports/members.csv") as refused:
+        assert refused.status == 403
+
+
+def test_map_tiles_in_gcj02_get_points_moved_into_their_datum() -> None:
+    tiles = Tiles.parse("https://webrd0{s}.is.autonavi.com/{z}/{x}/{y}|© 高德地图|gcj02")
+    assert tiles is not None and tiles.attribution == "© 高德地图"
+    lat, lon = tiles.place(*PEOPLES_SQUARE)
+    assert 100 < distance_m(lat, lon, *PEOPLES_SQUARE) < 1000
+    plain = Tiles.parse("https://t0.tianditu.gov.cn/{z}/{x}/{y}|天地图")
+    assert plain is not None and plain.place(*PEOPLES_SQUARE) == PEOPLES_SQUARE
+    assert Tiles.parse("") is None

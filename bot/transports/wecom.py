@@ -38,14 +38,19 @@ from bot.transports.intake import Intake, handle
 from bot.transports.site import Site
 from bot.transports.wechat import PATH as WECHAT_PATH
 from bot.transports.wechat import WeChat
-from bot.transports.wecom_api import NOT_A_MEMBER, RATE_LIMITED, WeComClient, WeComError
+from bot.transports.wecom_api import (
+    NOT_A_MEMBER,
+    PLATFORM,
+    RATE_LIMITED,
+    WeComClient,
+    WeComError,
+)
 from bot.transports.wecom_common import Callback, Keep, media_event, spoken_text, typed
 from bot.transports.wecom_crypto import WeComCrypto
 from handlers.geo import gcj02_to_wgs84
 from handlers.handling import BRANCH_GROUP
 from storage.inbox import Received
 
-PLATFORM = "wecom"
 PATH = "/wecom"
 PACE = Pace(burst=10, per_s=0.5)
 """WeCom drops, silently, more than about 30 messages a minute to one member."""

@@ -19,6 +19,8 @@ from bot.transports.tls import trusted
 
 log = logging.getLogger(__name__)
 
+PLATFORM = "wecom"
+"""The bot's ids of WeCom members are ``wecom:<UserId>``."""
 TOKEN_EXPIRED = frozenset({40014, 42001})
 """An invalid or expired access_token: fetch a new one and try once more."""
 NOT_A_MEMBER = frozenset({60111, 81013, 82001})

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from aiohttp import web
 from bot.app import App
 from bot.photos import photo_path, stored_file
 from bot.transports.site import Site
+from bot.transports.wecom_signin import WeComSignIn
 from bot.web.pages import Reader
 from bot.web.render import Pages
 from bot.web.visit import (
@@ -24,7 +26,9 @@ from bot.web.visit import (
     Visit,
     check_form,
     flash,
+    is_https,
     sign_in,
+    sign_in_as,
     visit_of,
 )
 from handlers.desk import DeskActions, Outcome, Result
@@ -43,12 +47,20 @@ PageHandler = Callable[[web.Request, Visit], Awaitable[web.StreamResponse]]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
+WECOM_STATE = "nuanxin_wecom_state"
+
+
 class Console:
     def __init__(self, app: App) -> None:
         self.app = app
         self.pages = Pages(app.catalog)
         self.reader = Reader(app, self.pages)
         self.desk = DeskActions(app.db, app.settings, app.clock, app.catalog)
+        self.wecom = WeComSignIn(app.settings) if WeComSignIn.available(app.settings) else None
+
+    async def close(self) -> None:
+        if self.wecom is not None:
+            await self.wecom.close()
 
     def _lang_guess(self, request: web.Request) -> str:
         """Before anyone is signed in: Chinese unless the browser prefers English."""
@@ -115,6 +127,8 @@ class Console:
             *(web.post(path, self._guarded(handler, form=True)) for path, handler in actions),
             web.get("/signin/{token}", self.sign_in_page),
             web.post("/signin", self.sign_in),
+            web.get("/auth/wecom", self.wecom_start),
+            web.get("/auth/wecom/back", self.wecom_back),
             web.static("/static", STATIC),
             web.static("/fonts", FONTS),
         ]
@@ -136,6 +150,47 @@ class Console:
             redirect = await sign_in(self.app, request, token)
         except Refused as refused:
             return self.refusal(refused, lang)
+        raise redirect
+
+    def _base_url(self, request: web.Request) -> str:
+        return self.app.settings.web_url.rstrip("/") or f"{request.scheme}://{request.host}"
+
+    async def wecom_start(self, request: web.Request) -> web.StreamResponse:
+        """Opened from the WeCom app's workbench: off to WeCom to say who this is."""
+        if self.wecom is None:
+            return self.refusal(Refused("no_item", 404), self._lang_guess(request))
+        state = secrets.token_urlsafe(16)
+        back = f"{self._base_url(request)}/auth/wecom/back"
+        response = web.HTTPFound(self.wecom.authorize_url(back, state))
+        response.set_cookie(
+            WECOM_STATE,
+            state,
+            max_age=600,
+            httponly=True,
+            samesite="Lax",
+            secure=is_https(self.app, request),
+            path="/auth/wecom",
+        )
+        raise response
+
+    async def wecom_back(self, request: web.Request) -> web.StreamResponse:
+        """WeCom sends the member back with a code; the state must be the one this browser
+        was given, so nobody can be signed in on someone else's code."""
+        lang = self._lang_guess(request)
+        state, code = request.query.get("state", ""), request.query.get("code", "")
+        expected = request.cookies.get(WECOM_STATE, "")
+        try:
+            if self.wecom is None or not code or not expected:
+                raise Refused("wecom_failed", 403)
+            if not secrets.compare_digest(state, expected):
+                raise Refused("wecom_failed", 403)
+            member = await self.wecom.member(code)
+            if member is None:
+                raise Refused("wecom_failed", 403)
+            redirect = await sign_in_as(self.app, request, member)
+        except Refused as refused:
+            return self.refusal(refused, lang)
+        redirect.del_cookie(WECOM_STATE, path="/auth/wecom")
         raise redirect
 
     async def sign_out(self, request: web.Request, visit: Visit) -> web.StreamResponse:
@@ -248,9 +303,19 @@ class Console:
         return response
 
 
-async def serve_console(app: App, listen: str) -> Site:
+class ConsoleSite(Site):
+    def __init__(self, app: App, console: Console) -> None:
+        super().__init__(app, console.routes())
+        self._console = console
+
+    async def stop(self) -> None:
+        await super().stop()
+        await self._console.close()
+
+
+async def serve_console(app: App, listen: str) -> ConsoleSite:
     """The console on ``HOST:PORT``, in the bot's own process."""
-    site = Site(app, Console(app).routes())
+    site = ConsoleSite(app, Console(app))
     await site.start(listen)
     log.info("the web console listens on %s", listen)
     return site

@@ -71,15 +71,21 @@ def check_form(visit: Visit, form: MultiDictProxy[Any]) -> None:
 
 
 async def sign_in(app: App, request: web.Request, token: str) -> web.HTTPSeeOther:
-    """Uses a ``/web`` link: once, within its ten minutes, and only for staff. A link that
-    finds a rider is used up all the same."""
-    now = app.clock.now()
+    """Uses a ``/web`` link: once, within its ten minutes (a link that finds a rider is used
+    up all the same)."""
     async with app.db.transaction() as tx:
-        user_id = await sessions.use_link(tx, token, now, LINK_LIFETIME)
-        staff = user_id is not None and await desk_of(tx, app.settings, user_id) is not None
-        if user_id is not None and staff:
+        user_id = await sessions.use_link(tx, token, app.clock.now(), LINK_LIFETIME)
+    if user_id is None:
+        raise Refused("link_used", 403)
+    return await sign_in_as(app, request, user_id)
+
+
+async def sign_in_as(app: App, request: web.Request, user_id: str) -> web.HTTPSeeOther:
+    """Opens a session for a secretary or an admin; anyone else is refused."""
+    async with app.db.transaction() as tx:
+        if await desk_of(tx, app.settings, user_id) is not None:
             return await open_session(app, request, tx, user_id)
-    raise Refused("not_staff" if user_id else "link_used", 403)
+    raise Refused("not_staff", 403)
 
 
 async def open_session(app: App, request: web.Request, tx: Tx, user_id: str) -> web.HTTPSeeOther:
