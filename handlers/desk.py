@@ -78,6 +78,8 @@ class Result(StrEnum):
     CHANGED = "changed"
     """Someone changed the item since the page was drawn: nothing was done."""
     GONE = "gone"
+    MALFORMED = "malformed"
+    """Not an action the console offers: a hand-made request."""
 
 
 @dataclass(frozen=True)
@@ -128,7 +130,9 @@ class DeskActions:
             report = await reports.get(ctx.tx, ref)
             if report is None:
                 return Outcome(Result.GONE)
-            if desk is None or not desk.handles(report.branch_id) or verb not in ITEM_VERBS:
+            if verb not in ITEM_VERBS:
+                return Outcome(Result.MALFORMED)
+            if desk is None or not desk.handles(report.branch_id):
                 return Outcome(Result.REFUSED)
             if to_db(report.updated_at) != seen:
                 return Outcome(Result.CHANGED)

@@ -202,8 +202,9 @@ async def test_a_secretary_sees_and_acts_on_their_own_organisations_only(
     assert [e.get_attribute("data-ref") for e in await browser.all("tr.item")] == [theirs]
     refused = await browser.open(f"{console}/items/{elsewhere}")
     assert "不在你负责的组织范围内" in refused
-    assert "张江站支部" in await browser.open(f"{console}/branches")
-    assert "浦东区委" not in await browser.text()
+    organisations = await browser.open(f"{console}/branches")
+    assert "张江站支部" in organisations and "console:sec" in organisations
+    assert "浦东区委" not in organisations
     assert "只有管理员" in await browser.open(f"{console}/audit")
     overview = await browser.open(f"{console}/")
     assert "我负责的组织" in overview
@@ -213,7 +214,7 @@ async def test_a_rider_cannot_get_a_link_and_a_dismissed_secretary_cannot_use_on
     app: App, console: str, browser: Browser
 ) -> None:
     refused = await Chat(app, "rider").say("/web")
-    assert "signin" not in refused.text
+    assert "您没有权限使用这个功能" in refused.text and "signin" not in refused.text
     admin = Chat(app, "admin")
     code = await tree(admin)
     link = await link_from(Chat(app, "sec"))
@@ -296,7 +297,7 @@ async def test_bad_requests_get_a_clear_answer_and_change_nothing(
         status, text = await post(verb="ack", seen=seen.group(1))
         assert status == 403 and "表单已失效" in text
         status, text = await post(csrf=csrf, verb="explode", seen=seen.group(1))
-        assert status == 403
+        assert status == 400 and "什么都没有改" in text
         status, text = await post(csrf=csrf, verb="res", seen=seen.group(1), note="好" * 600)
         assert "文字太长" in text
         status, text = await post(csrf=csrf, verb="res", seen=seen.group(1), note="x" * 300_000)
@@ -517,3 +518,20 @@ def test_map_tiles_in_gcj02_get_points_moved_into_their_datum() -> None:
     plain = Tiles.parse("https://t0.tianditu.gov.cn/{z}/{x}/{y}|天地图")
     assert plain is not None and plain.place(*PEOPLES_SQUARE) == PEOPLES_SQUARE
     assert Tiles.parse("") is None
+
+
+async def test_an_item_names_its_reporters_but_never_an_anonymous_one(
+    app: App, console: str
+) -> None:
+    rider = Chat(app, "rider")
+    await declare_party_member(rider)
+    named, _ = await grievance(rider)
+    await rider.script("/grievance", "tap:充电难", "没有地方充电", "tap:跳过", "tap:跳过")
+    hidden = ref_in((await rider.script("tap:匿名提交", "tap:确认提交")).text, "SQ")
+    http, _ = await signed_in_client(app, console, "admin")
+    async with http:
+        async with http.get(f"{console}/items/{named}") as page:
+            assert "张三" in await page.text()
+        async with http.get(f"{console}/items/{hidden}") as page:
+            text = await page.text()
+    assert "匿名" in text and "张三" not in text and "console:rider" not in text

@@ -4,6 +4,7 @@ one way to start them, with a small body limit, and ``/healthz`` on every one.""
 from __future__ import annotations
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from bot.app import App
 
@@ -26,8 +27,13 @@ def health_route(app: App) -> web.RouteDef:
 class Site:
     """An aiohttp server on ``HOST:PORT`` (port 0: a free one, then in :attr:`port`)."""
 
-    def __init__(self, app: App, routes: list[web.AbstractRouteDef]) -> None:
-        server = web.Application(client_max_size=MAX_BODY)
+    def __init__(
+        self,
+        app: App,
+        routes: list[web.AbstractRouteDef],
+        middlewares: tuple[Middleware, ...] = (),
+    ) -> None:
+        server = web.Application(client_max_size=MAX_BODY, middlewares=middlewares)
         server.add_routes([*routes, health_route(app)])
         self._runner = web.AppRunner(server, access_log=None)
         self.port = 0

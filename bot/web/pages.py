@@ -312,9 +312,14 @@ class Reader:
 
     async def organisations(self, request: web.Request, visit: Visit) -> web.Response:
         shown = await self._organisations(visit)
+        ids = {b.id for b in shown}
         async with self.app.db.reading() as tx:
             staffing = await branches.staffing(tx)
-        ids = {b.id for b in shown}
+            names = {}
+            for branch_id in ids:
+                for person in staffing.get(branch_id, branches.Staffing()).secretaries:
+                    declaration = await declarations.get(tx, person)
+                    names[person] = declaration.name if declaration else person
         children: dict[int | None, list[Branch]] = {}
         for branch in shown:
             parent = branch.parent_id if branch.parent_id in ids else None
@@ -333,6 +338,7 @@ class Reader:
             "branches.html",
             tree=tree,
             staffing=staffing,
+            names=names,
             can_poster=bool(self.app.settings.telegram_bot_username),
         )
 

@@ -213,6 +213,8 @@ class Console:
             raise Refused("no_item", 404)
         if outcome.result is Result.REFUSED and not outcome.said:
             raise Refused("not_yours", 403)
+        if outcome.result is Result.MALFORMED:
+            raise Refused("bad_form", 400)
         if self.app.on_queued is not None:
             self.app.on_queued()
         said = list(outcome.said)
@@ -303,9 +305,35 @@ class Console:
         return response
 
 
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data: https:; style-src 'self' 'unsafe-inline'; "
+        "script-src 'self'; frame-ancestors 'none'; form-action 'self' https://open.weixin.qq.com"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+"""Scripts only from the console itself (a description is text, and could never run anyway);
+map tiles from wherever ``NUANXIN_MAP_TILES`` points."""
+
+
+@web.middleware
+async def guarded_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Pages hold personal data: never kept by a shared cache, never framed elsewhere."""
+    try:
+        response = await handler(request)
+    except web.HTTPException as moved:
+        moved.headers.update(SECURITY_HEADERS)
+        raise
+    response.headers.update(SECURITY_HEADERS)
+    if not request.path.startswith(("/static/", "/fonts/")):
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 class ConsoleSite(Site):
     def __init__(self, app: App, console: Console) -> None:
-        super().__init__(app, console.routes())
+        super().__init__(app, console.routes(), (guarded_headers,))
         self._console = console
 
     async def stop(self) -> None:
