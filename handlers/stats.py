@@ -40,9 +40,12 @@ def _by(groups: list[stats.ItemCounts], kind: str, field: str) -> dict[str, int]
     return dict(sorted(counted.items(), key=lambda pair: -pair[1]))
 
 
-def gather(conn: sqlite3.Connection, scope: stats.Scope = None) -> dict[str, Any]:
+def gather(
+    conn: sqlite3.Connection, scope: stats.Scope = None, *, breakdowns: bool = True
+) -> dict[str, Any]:
     """Every figure, from one snapshot (run it with ``Database.read_snapshot``), of the
-    organisations in ``scope`` (None: of everything)."""
+    organisations in ``scope`` (None: of everything); without ``breakdowns``, members are not
+    counted by platform, district and branch (the console's overview does not show them)."""
     by_status = stats.declarations_by(conn, "status", scope)
     groups = stats.item_counts(conn, scope)
     total = sum(g.items for g in groups)
@@ -54,9 +57,15 @@ def gather(conn: sqlite3.Connection, scope: stats.Scope = None) -> dict[str, Any
             "pending": by_status.get("pending", 0),
             "rejected": by_status.get("rejected", 0),
             "by_political_status": stats.declarations_by(conn, "political_status", scope),
-            "by_platform": stats.declarations_by(conn, "platform", scope),
-            "by_district": stats.declarations_by(conn, "district", scope),
-            "by_branch": stats.declarations_by_branch(conn, scope),
+            **(
+                {
+                    "by_platform": stats.declarations_by(conn, "platform", scope),
+                    "by_district": stats.declarations_by(conn, "district", scope),
+                    "by_branch": stats.declarations_by_branch(conn, scope),
+                }
+                if breakdowns
+                else {}
+            ),
         },
         "reports": {
             kind: {

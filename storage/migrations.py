@@ -479,11 +479,27 @@ CREATE INDEX web_sessions_user ON web_sessions(user_id);
 CREATE INDEX web_links_age ON web_links(created_at);
 CREATE INDEX web_sessions_expiry ON web_sessions(expires_at);
 CREATE INDEX reports_by_age ON reports(created_at, id);
-CREATE INDEX reports_answer_due ON reports(answer_due_at) WHERE answer_due_at IS NOT NULL;
+CREATE INDEX reports_open_due ON reports(
+    branch_id,
+    (CASE WHEN status IN ('submitted', 'forwarded') THEN ack_due_at ELSE answer_due_at END)
+) WHERE status IN ('submitted', 'acknowledged', 'in_progress', 'forwarded');
+CREATE INDEX reports_due_open ON reports(
+    (CASE WHEN status IN ('submitted', 'forwarded') THEN ack_due_at ELSE answer_due_at END),
+    branch_id
+) WHERE status IN ('submitted', 'acknowledged', 'in_progress', 'forwarded');
+CREATE INDEX reports_branch_figures ON reports(
+    branch_id, kind, status, category, overdue_level, rating, hours_to_ack, hours_to_resolve
+);
 CREATE INDEX audit_log_actor ON audit_log(actor, id);
+CREATE INDEX declarations_political ON declarations(political_status);
+CREATE INDEX declarations_platform ON declarations(platform);
+CREATE INDEX declarations_district ON declarations(district);
 """
 """The web console's one-time sign-in links and its sessions, kept by the hash of their
-tokens (a copy of the database signs nobody in); and the orders its pages read items in."""
+tokens (a copy of the database signs nobody in); the orders its pages read items in; open
+items by when their next step is due (the deadline board), written out as
+``storage.item_lists.DUE`` and ``storage.reports.IS_OPEN`` are, so SQLite matches them; an
+organisation's figures in one index; and indexes that members are counted from."""
 
 MIGRATIONS: tuple[str, ...] = (
     M001_INITIAL,

@@ -123,8 +123,10 @@ class Week:
 
 def weekly(conn: sqlite3.Connection, since: datetime, scope: Scope = None) -> list[Week]:
     """Items filed week by week from ``since``: a range of the age index, not the whole table.
-    Weeks are Beijing's (UTC+8 all year), starting on Monday."""
-    within, params = _within(scope, "branch_id")
+    Weeks are Beijing's (UTC+8 all year), starting on Monday. The organisations are checked
+    on each row (``+branch_id``), so the range of dates, not an organisation's every item, is
+    what is read."""
+    within, params = _within(scope, "+branch_id")
     rows = conn.execute(
         "SELECT date(created_at, '+8 hours', '-6 days', 'weekday 1') AS week, "
         "TOTAL(kind = 'hazard'), TOTAL(kind = 'grievance'), "

@@ -32,6 +32,7 @@ from tests.fake_telegram import FakeTelegram
 from tests.fake_wecom import AGENT_ID, CORP_ID, SECRET, FakeWeCom
 from tests.test_branches import declare_party_member
 from tests.test_declaration import declared
+from tests.test_query_plans import full_scans
 from tests.test_reports import PEOPLES_SQUARE, ref_in
 from tests.test_reports import file_hazard as file_hazard_in_chat
 from tests.test_telegram import data_of
@@ -393,6 +394,8 @@ async def signed_in_through_wecom(base: str) -> None:
         return aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
 
     async with client() as http:
+        async with http.get(f"{base}/items") as signed_out:
+            assert signed_out.status == 401 and "用企业微信登录" in await signed_out.text()
         assert "概览" in await visit(http, "code-li")
         async with http.get(f"{base}/items") as items:
             assert items.status == 200
@@ -535,3 +538,28 @@ async def test_an_item_names_its_reporters_but_never_an_anonymous_one(
         async with http.get(f"{console}/items/{hidden}") as page:
             text = await page.text()
     assert "匿名" in text and "张三" not in text and "console:rider" not in text
+
+
+async def test_the_console_pages_read_through_indexes(app: App, console: str) -> None:
+    """Every statement the pages run, planned by SQLite: none reads a growing table from end
+    to end, filtered, scoped, paged or not."""
+    await tree(Chat(app, "admin"))
+    await grievance(Chat(app, "rider"))
+    admin, _ = await signed_in_client(app, console, "admin")
+    secretary, _ = await signed_in_client(app, console, "sec")
+    statements: list[str] = []
+    await app.db.watch(statements.append)
+    async with admin, secretary:
+        for http in (admin, secretary):
+            for path in (
+                *PAGES,
+                "/items?kind=grievance&status=submitted&overdue=1&since=2026-11-01",
+                "/items?sort=old&after=2026-12-01T07:00:00.000000Z|9",
+                "/items?org=3",
+                "/map?category=water",
+            ):
+                async with http.get(console + path) as page:
+                    assert page.status in (200, 403)
+    await app.db.watch(None)
+    assert len(statements) > 30
+    assert full_scans(app.settings.db_path, statements) == {}

@@ -100,7 +100,10 @@ class Reader:
         now = self.app.clock.now()
         since = now - timedelta(weeks=WEEKS)
         figures, weeks = await self.app.db.read_snapshot(
-            lambda conn: (gather(conn, scope), stats.weekly(conn, since, scope))
+            lambda conn: (
+                gather(conn, scope, breakdowns=False),
+                stats.weekly(conn, since, scope),
+            )
         )
         async with self.app.db.reading() as tx:
             late = await item_lists.behind(tx, scope, now)
@@ -210,6 +213,7 @@ class Reader:
             history = await reports.history(tx, report.id)
             photos = await reports.photos(tx, report.id)
             people = await self._reporters(tx, report)
+            handlers = await self._handlers(tx, report, history)
             above = await branches.ancestors(tx, report.branch_id) if report.branch_id else []
             branch = await branches.get(tx, report.branch_id) if report.branch_id else None
         place = (
@@ -224,6 +228,7 @@ class Reader:
             report=report,
             seen=to_db(report.updated_at),
             history=history,
+            handlers=handlers,
             photos=photos,
             people=people,
             can_forward=bool(above),
@@ -248,6 +253,18 @@ class Reader:
             else:
                 names.append(person)
         return names
+
+    @staticmethod
+    async def _handlers(
+        tx: Any, report: Report, history: list[reports.HistoryEntry]
+    ) -> dict[str, str]:
+        """Who took each step, by declared name: those who handled it, never its riders."""
+        riders = set(await reports.reporters(tx, report.id)) | {report.reporter}
+        named: dict[str, str] = {}
+        for actor in {entry.actor for entry in history} - riders:
+            declaration = await declarations.get(tx, actor)
+            named[actor] = declaration.name if declaration else actor
+        return named
 
     async def map(self, request: web.Request, visit: Visit) -> web.Response:
         chosen, shown = self.filter_from(request, visit)

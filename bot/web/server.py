@@ -87,7 +87,7 @@ class Console:
             except Exception:
                 log.exception("the console failed on %s %s", request.method, request.path)
                 return self.pages.render("message.html", lang, status=500, reason="sorry")
-            if FLASH in request.cookies and not form:
+            if FLASH in request.cookies and not form and not response.prepared:
                 response.del_cookie(FLASH, path="/")
             return response
 
@@ -95,7 +95,11 @@ class Console:
 
     def refusal(self, refused: Refused, lang: str) -> web.Response:
         return self.pages.render(
-            "message.html", lang, status=refused.status, reason=refused.reason
+            "message.html",
+            lang,
+            status=refused.status,
+            reason=refused.reason,
+            wecom=self.wecom is not None,
         )
 
     def routes(self) -> list[web.AbstractRouteDef]:
