@@ -21,6 +21,8 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import aiohttp
@@ -39,10 +41,33 @@ DEEP = 20
 """Pages followed one after another for the deep page: the 1,000th item on."""
 
 
-async def signed_in(app: App, base: str, user: str) -> aiohttp.ClientSession:
+@asynccontextmanager
+async def console_on(data_dir: Path) -> AsyncIterator[tuple[App, str]]:
+    """The bot on ``data_dir`` with its console on a free loopback port, and its address."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    base = f"http://127.0.0.1:{port}"
+    settings = Settings(data_dir=data_dir, admins=frozenset({"console:admin"}), web_url=base)
+    app = await App.open(settings, ManualClock(NOW))
+    site = await serve_console(app, f"127.0.0.1:{port}")
+    try:
+        yield app, base
+    finally:
+        await site.stop()
+        await app.close()
+
+
+async def sign_in_token(app: App, user: str) -> str:
+    """A ``/web`` link's token for ``user``, as the chat would make it."""
     token = secrets.token_urlsafe(24)
     async with app.db.transaction() as tx:
         await web.add_link(tx, token, user, app.clock.now())
+    return token
+
+
+async def signed_in(app: App, base: str, user: str) -> aiohttp.ClientSession:
+    token = await sign_in_token(app, user)
     http = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
     async with http.post(f"{base}/signin", data={"token": token}) as page:
         assert page.status == 200, await page.text()
@@ -71,15 +96,8 @@ async def deep_page(http: aiohttp.ClientSession, base: str) -> str:
 
 
 async def measure(data_dir: Path) -> dict[str, object]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    base = f"http://127.0.0.1:{port}"
-    settings = Settings(data_dir=data_dir, admins=frozenset({"console:admin"}), web_url=base)
-    app = await App.open(settings, ManualClock(NOW))
-    site = await serve_console(app, f"127.0.0.1:{port}")
     figures: dict[str, object] = {}
-    try:
+    async with console_on(data_dir) as (app, base):
         admin = await signed_in(app, base, "console:admin")
         secretary = await signed_in(app, base, "console:sec5")
         async with admin, secretary:
@@ -106,9 +124,6 @@ async def measure(data_dir: Path) -> dict[str, object]:
                 median, slowest, _ = await timed(http, url)
                 figures[f"{name}_ms"] = median
                 figures[f"{name}_max_ms"] = slowest
-    finally:
-        await site.stop()
-        await app.close()
     return figures
 
 
