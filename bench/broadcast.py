@@ -55,6 +55,10 @@ async def probing(server: FakeTelegram, seconds: float) -> dict[str, float]:
     latencies: list[float] = []
     until = time.perf_counter() + seconds
     await asyncio.gather(*(probe(server, rider, until, latencies) for rider in PROBES))
+    return summary(latencies)
+
+
+def summary(latencies: list[float]) -> dict[str, float]:
     ordered = sorted(latencies)
     return {
         "answers": len(ordered),

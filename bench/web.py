@@ -16,7 +16,6 @@ import asyncio
 import json
 import re
 import secrets
-import socket
 import statistics
 import sys
 import tempfile
@@ -35,6 +34,7 @@ from bot.clock import ManualClock
 from bot.config import Settings
 from bot.web.server import serve_console
 from storage import web
+from tests.local_server import free_port
 
 REPEAT = 7
 DEEP = 20
@@ -44,9 +44,7 @@ DEEP = 20
 @asynccontextmanager
 async def console_on(data_dir: Path) -> AsyncIterator[tuple[App, str]]:
     """The bot on ``data_dir`` with its console on a free loopback port, and its address."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     settings = Settings(data_dir=data_dir, admins=frozenset({"console:admin"}), web_url=base)
     app = await App.open(settings, ManualClock(NOW))

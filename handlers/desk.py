@@ -173,5 +173,5 @@ class DeskActions:
             await audit.record(ctx.tx, ctx.actor, "export", what, ctx.now, fmt)
             name = f"{what}-{ctx.now:%Y%m%d-%H%M%S}-{secrets.token_hex(4)}.{fmt}"
         target = self._settings.data_dir / "exports" / name
-        await write_file(self._db, target, what, fmt, self._catalog, unmasked=False)
+        await write_file(self._db, target, what, fmt, unmasked=False)
         return target

@@ -6,12 +6,15 @@ a million items take as little memory as ten and nobody waits while they are wri
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
+import multiprocessing
 import secrets
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from functools import partial
 from pathlib import Path
 from typing import Any, BinaryIO, TextIO
@@ -19,13 +22,14 @@ from typing import Any, BinaryIO, TextIO
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 
+from bot import i18n
 from bot.clock import CHINA
 from bot.events import Reply
 from bot.i18n import Catalog
 from handlers.context import Afterwards, Context, rows
 from handlers.phone import mask
 from storage import activities, audit, declarations, reports
-from storage.db import Database
+from storage.db import Database, in_snapshot
 from storage.declarations import Declaration
 from storage.reports import Report
 from storage.timefmt import from_db, to_db
@@ -319,24 +323,36 @@ async def export_command(ctx: Context, arguments: str) -> None:
 async def _send_export(
     target: Path, what: str, fmt: str, unmasked: bool, later: Afterwards
 ) -> None:
-    await write_file(later.db, target, what, fmt, later.catalog, unmasked=unmasked)
+    await write_file(later.db, target, what, fmt, unmasked=unmasked)
     text = later.t("export.ready", what=later.t(f"export.{what}"))
     await later.answer(Reply(text=text, document=str(target)))
 
 
-async def write_file(
-    db: Database, target: Path, what: str, fmt: str, catalog: Catalog, *, unmasked: bool
-) -> None:
-    """Writes an export from one snapshot, in a worker thread."""
+async def write_file(db: Database, target: Path, what: str, fmt: str, *, unmasked: bool) -> None:
+    """Writes an export from one snapshot in a process of its own: a million rows made into
+    cells hold Python's interpreter lock for as long as they take, and in a thread of the
+    bot that would be time taken from every rider's answer. The process's memory is its own
+    too, and gone with it."""
+    pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+    try:
+        await asyncio.get_running_loop().run_in_executor(
+            pool, write_in_snapshot, db.path, target, what, fmt, unmasked
+        )
+    finally:
+        pool.shutdown(wait=False)
+
+
+def write_in_snapshot(database: Path, target: Path, what: str, fmt: str, unmasked: bool) -> None:
+    """The export's own process. A file cut short (a full disk) is not left behind: it holds
+    names and numbers."""
 
     def made(conn: sqlite3.Connection) -> None:
-        """A file cut short (a full disk) is not left behind: it holds names and numbers."""
         target.parent.mkdir(parents=True, exist_ok=True)
         try:
             with target.open("wb") as out:
-                export(out, conn, what, fmt, catalog, unmasked=unmasked)
+                export(out, conn, what, fmt, i18n.catalog(), unmasked=unmasked)
         except BaseException:
             target.unlink(missing_ok=True)
             raise
 
-    await db.read_snapshot(made)
+    in_snapshot(database, made)

@@ -46,22 +46,22 @@ def as_list(values: Iterable[Any]) -> str:
     return json.dumps(list(values), ensure_ascii=False)
 
 
+def in_snapshot(path: Path, work: Callable[[sqlite3.Connection], T]) -> T:
+    """Runs ``work`` on a connection of its own, inside one read transaction: a consistent
+    view however long it takes, while the writer goes on."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
+    try:
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA busy_timeout=10000")
+        conn.execute("BEGIN")
+        return work(conn)
+    finally:
+        conn.close()
+
+
 async def read_snapshot(path: Path, work: Callable[[sqlite3.Connection], T]) -> T:
-    """Runs ``work`` in a worker thread on a connection of its own, inside one read
-    transaction: a consistent view however long it takes, while the writer goes on and the
-    event loop stays free (statistics, exports)."""
-
-    def run() -> T:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
-        try:
-            conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA busy_timeout=10000")
-            conn.execute("BEGIN")
-            return work(conn)
-        finally:
-            conn.close()
-
-    return await asyncio.to_thread(run)
+    """:func:`in_snapshot` in a worker thread, so the event loop stays free (statistics)."""
+    return await asyncio.to_thread(in_snapshot, path, work)
 
 
 def is_storage_failure(error: BaseException) -> bool:

@@ -60,6 +60,8 @@ class Call:
 
 @dataclass
 class FakeTelegram(LocalServer):
+    max_body: int = 50 * 1024 * 1024
+    """A bot may send files up to 50 MB."""
     updates: list[dict[str, Any]] = field(default_factory=list)
     calls: list[Call] = field(default_factory=list)
     refused: list[Call] = field(default_factory=list)

@@ -16,12 +16,14 @@ class LocalServer:
     _changed: asyncio.Condition = field(default_factory=asyncio.Condition)
     _runner: web.AppRunner | None = None
     port: int = 0
+    max_body: int = 1024 * 1024
+    """The largest request the platform takes."""
 
     def routes(self) -> list[web.RouteDef]:
         raise NotImplementedError
 
     async def start(self) -> None:
-        server = web.Application()
+        server = web.Application(client_max_size=self.max_body)
         server.add_routes(self.routes())
         self._runner = web.AppRunner(server, access_log=None)
         await self._runner.setup()

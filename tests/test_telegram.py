@@ -504,3 +504,20 @@ async def test_an_export_is_sent_as_a_document_and_not_kept_on_the_server(
     exports = runner.app.settings.data_dir / "exports"
     left = await asyncio.to_thread(lambda: list(exports.glob("*")) if exports.exists() else [])
     assert left == []
+
+
+async def test_a_file_larger_than_telegram_takes_becomes_a_note_saying_where_to_get_it(
+    server: FakeTelegram, runner: TelegramRunner
+) -> None:
+    exports = runner.app.settings.data_dir / "exports"
+    exports.mkdir(parents=True, exist_ok=True)
+    huge = exports / "hazards-20261201.csv"
+    with huge.open("wb") as sparse:
+        sparse.truncate(51 * 1024 * 1024)
+    await queue(runner, f"telegram:{ADMIN}", Reply(text="📤 随手拍，请查收。", document=str(huge)))
+    told = (await server.wait_sent(ADMIN, 1))[-1]
+    assert told.method == "sendMessage"
+    assert "51.0 MB" in told.text and "网页工作台" in told.text and "nuanxin export" in told.text
+    await runner.delivery.idle()
+    assert not huge.exists()
+    assert not [c for c in server.calls if c.method == "sendDocument"]

@@ -4,7 +4,6 @@ core as the chat, scoped like the chat, refusing what it must."""
 from __future__ import annotations
 
 import re
-import socket
 from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -30,6 +29,7 @@ from tests.conftest import TELEGRAM_ADMIN as ADMIN
 from tests.conftest import UNPACED, telegram_bot
 from tests.fake_telegram import FakeTelegram
 from tests.fake_wecom import AGENT_ID, CORP_ID, SECRET, FakeWeCom
+from tests.local_server import free_port
 from tests.test_branches import declare_party_member
 from tests.test_declaration import declared
 from tests.test_query_plans import full_scans
@@ -40,12 +40,6 @@ from tests.test_timers import grievance, tree
 
 RIDER = 501
 LINK = re.compile(r"http://\S+/signin/\S+")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture(scope="session")

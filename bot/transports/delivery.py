@@ -43,6 +43,27 @@ class Held(Exception):
     window): it stays in the outbox, out of the way, until the transport releases it."""
 
 
+MB = 1024 * 1024
+
+
+def within_file_limit(app: App, reply: Reply, lang: str, limit: int) -> Reply:
+    """A document larger than the platform takes (an export of a city's million items)
+    becomes a note saying where to get it instead: sending it would fail every time."""
+    if not reply.document:
+        return reply
+    size = Path(reply.document).stat().st_size
+    if size <= limit:
+        return reply
+    note = app.catalog.t(
+        lang,
+        "file.too_big",
+        name=Path(reply.document).name,
+        size=f"{size / MB:.1f}",
+        limit=limit // MB,
+    )
+    return replace(reply, document=None, text=f"{reply.text}\n{note}" if reply.text else note)
+
+
 SendOne = Callable[[Outgoing], Awaitable[str]]
 """Sends one message and returns the platform's id for it; raises the errors above."""
 

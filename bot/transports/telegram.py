@@ -43,12 +43,14 @@ from bot.events import Event, EventKind, Outgoing, Reply, Request
 from bot.scheduler import Scheduler
 from bot.serving import serve
 from bot.transports.delivery import (
+    MB,
     Delivery,
     Pace,
     Refused,
     SendOne,
     Transient,
     Unreachable,
+    within_file_limit,
 )
 from bot.transports.download import DownloadFailed, Downloads
 from bot.transports.intake import Intake, handle
@@ -108,6 +110,8 @@ class Limits:
 
 
 UNLIMITED = Limits(overall_per_s=0, chat_per_s=None)
+DOCUMENT_LIMIT = 50 * MB
+"""The largest file a bot may send (the Bot API's sendDocument)."""
 
 
 def sender(app: App, bot: Bot, *, paid: bool = False) -> SendOne:
@@ -116,6 +120,9 @@ def sender(app: App, bot: Bot, *, paid: bool = False) -> SendOne:
 
     async def send_one(message: Outgoing) -> str:
         chat_id, reply = int(message.address), message.reply
+        if reply.document:
+            lang = await app.lang_of(message.recipient)
+            reply = within_file_limit(app, reply, lang, DOCUMENT_LIMIT)
         try:
             if reply.refresh_menu:
                 await set_menu(bot, app, chat_id, await app.role_of(message.recipient))

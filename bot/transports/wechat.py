@@ -29,10 +29,17 @@ from aiohttp import web
 from bot.app import App
 from bot.config import Settings
 from bot.events import Event, EventKind, Outgoing, Reply
-from bot.transports.delivery import Delivery, Held, Pace, Refused, Transient
+from bot.transports.delivery import (
+    Delivery,
+    Held,
+    Pace,
+    Refused,
+    Transient,
+    within_file_limit,
+)
 from bot.transports.intake import Intake, handle
 from bot.transports.lanes import RETRY_MAX_S, Woken
-from bot.transports.wecom_api import RATE_LIMITED, WeComClient, WeComError
+from bot.transports.wecom_api import FILE_LIMIT, RATE_LIMITED, WeComClient, WeComError
 from bot.transports.wecom_common import Callback, media_event, spoken_text, typed
 from bot.transports.wecom_crypto import WeComCrypto
 from handlers.geo import gcj02_to_wgs84
@@ -269,6 +276,7 @@ def renderings(app: App, reply: Reply, lang: str) -> list[dict[str, Any]]:
     buttons), then its picture and files (uploaded when sent: ``path``). At most
     ``TEXT_PARTS`` in all, so it fits a window with room to spare: a longer text is cut,
     saying so."""
+    reply = within_file_limit(app, reply, lang, FILE_LIMIT)
     files = (("image", reply.photo), ("file", reply.document), ("file", reply.voice))
     media = [{"msgtype": kind, "path": path} for kind, path in files if path]
     room = TEXT_LIMIT * max(1, TEXT_PARTS - len(media))

@@ -33,12 +33,14 @@ from bot.transports.delivery import (
     SendOne,
     Transient,
     Unreachable,
+    within_file_limit,
 )
 from bot.transports.intake import Intake, handle
 from bot.transports.site import Site
 from bot.transports.wechat import PATH as WECHAT_PATH
 from bot.transports.wechat import WeChat
 from bot.transports.wecom_api import (
+    FILE_LIMIT,
     NOT_A_MEMBER,
     PLATFORM,
     RATE_LIMITED,
@@ -229,6 +231,7 @@ def sender(app: App, client: WeComClient) -> SendOne:
                     return earlier
             sent, card = "", ""
             lang = await app.lang_of(message.recipient)
+            reply = within_file_limit(app, reply, lang, FILE_LIMIT)
             for payload in renderings(app, reply, address, task, lang):
                 answer = await client.send(payload)
                 sent, card = str(answer.get("msgid", "")), str(answer.get("response_code") or card)

@@ -21,6 +21,8 @@ log = logging.getLogger(__name__)
 
 PLATFORM = "wecom"
 """The bot's ids of WeCom members are ``wecom:<UserId>``."""
+FILE_LIMIT = 20 * 1024 * 1024
+"""The largest file ``media/upload`` takes (普通文件 20MB), for the app and 微信客服 alike."""
 TOKEN_EXPIRED = frozenset({40014, 42001})
 """An invalid or expired access_token: fetch a new one and try once more."""
 NOT_A_MEMBER = frozenset({60111, 81013, 82001})
