@@ -87,18 +87,23 @@ async def start_broadcast(server: FakeTelegram) -> float:
     return took
 
 
+def bot_settings(server: FakeTelegram, data_dir: Path) -> Settings:
+    """The bot on the local Bot API server, with one admin and no quiet hours."""
+    return Settings(
+        data_dir=data_dir,
+        admins=frozenset({f"telegram:{ADMIN}"}),
+        telegram_token=Secret(TOKEN),
+        telegram_api_url=server.api_url,
+        telegram_file_url=server.file_url,
+        quiet_hours=(),
+    )
+
+
 async def round_of(riders: int, limits: Limits, to_the_end: bool) -> dict[str, object]:
     server = FakeTelegram()
     await server.start()
     with tempfile.TemporaryDirectory() as folder:
-        settings = Settings(
-            data_dir=Path(folder),
-            admins=frozenset({f"telegram:{ADMIN}"}),
-            telegram_token=Secret(TOKEN),
-            telegram_api_url=server.api_url,
-            telegram_file_url=server.file_url,
-            quiet_hours=(),
-        )
+        settings = bot_settings(server, Path(folder))
         app = await App.open(settings)
         async with app.db.transaction() as tx:
             for n in range(riders):

@@ -22,12 +22,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.broadcast import ADMIN, PROBES, WINDOW_S, probe, probing, summary
+from bench.broadcast import ADMIN, PROBES, WINDOW_S, bot_settings, probe, probing, summary
 from bench.scale import build
 from bot.app import App
-from bot.config import Secret, Settings
 from bot.transports.telegram import UNLIMITED, TelegramRunner
-from tests.fake_telegram import TOKEN, FakeTelegram
+from tests.fake_telegram import FakeTelegram
 
 WARM_UP_S = 10.0
 """Probes first answered while the bot sets up (staff's command menus) are not counted."""
@@ -55,14 +54,7 @@ async def during_export(server: FakeTelegram, fmt: str) -> tuple[dict[str, float
 async def round_of(data_dir: Path, fmt: str) -> dict[str, object]:
     server = FakeTelegram()
     await server.start()
-    settings = Settings(
-        data_dir=data_dir,
-        admins=frozenset({f"telegram:{ADMIN}"}),
-        telegram_token=Secret(TOKEN),
-        telegram_api_url=server.api_url,
-        telegram_file_url=server.file_url,
-        quiet_hours=(),
-    )
+    settings = bot_settings(server, data_dir)
     app = await App.open(settings)
     runner = TelegramRunner(app, settings, UNLIMITED)
     await runner.start()
