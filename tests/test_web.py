@@ -291,6 +291,8 @@ async def test_bad_requests_get_a_clear_answer_and_change_nothing(
 
         status, text = await post(verb="ack", seen=seen.group(1))
         assert status == 403 and "表单已失效" in text
+        status, text = await post(csrf="伪造", verb="ack", seen=seen.group(1))
+        assert status == 403 and "表单已失效" in text
         status, text = await post(csrf=csrf, verb="explode", seen=seen.group(1))
         assert status == 400 and "什么都没有改" in text
         status, text = await post(csrf=csrf, verb="res", seen=seen.group(1), note="好" * 600)
@@ -430,9 +432,16 @@ async def test_every_page_answers_in_chinese_and_in_english_and_late_items_are_o
         async with http.get(f"{console}/deadlines") as board:
             late = (await board.text()).split('id="overdue"')[1].split("</table>")[0]
         assert ref in late
-        async with http.post(f"{console}/lang", data={"csrf": csrf, "lang": "en"}) as english:
+        async with http.post(
+            f"{console}/lang",
+            data={"csrf": csrf, "lang": "en"},
+            headers={"Referer": "//elsewhere.example/deadlines"},
+        ) as english:
             text = await english.text()
-        assert "Overview" in text and "Declared riders" in text and "概览" not in text
+        assert english.url.host == "127.0.0.1" and english.url.path == "/deadlines"
+        assert "Deadlines" in text and "Overdue" in text and "期限" not in text
+        async with http.get(f"{console}/") as overview:
+            assert "Declared riders" in await overview.text()
 
 
 async def test_a_declaration_is_verified_from_the_web_and_the_rider_is_told(

@@ -24,9 +24,11 @@ from bot.web.visit import (
     LANGS,
     Refused,
     Visit,
+    back_to,
     check_form,
     flash,
     is_https,
+    same_secret,
     sign_in,
     sign_in_as,
     visit_of,
@@ -186,7 +188,7 @@ class Console:
         try:
             if self.wecom is None or not code or not expected:
                 raise Refused("wecom_failed", 403)
-            if not secrets.compare_digest(state, expected):
+            if not same_secret(state, expected):
                 raise Refused("wecom_failed", 403)
             member = await self.wecom.member(code)
             if member is None:
@@ -209,8 +211,7 @@ class Console:
         if lang in LANGS:
             async with self.app.db.transaction() as tx:
                 await sessions.set_lang(tx, visit.token, str(lang))
-        back = request.headers.get("Referer", "/")
-        raise web.HTTPSeeOther(back if back.startswith(("/", self.app.settings.web_url)) else "/")
+        raise web.HTTPSeeOther(back_to(request))
 
     def _after(self, outcome: Outcome, lang: str, back: str) -> web.StreamResponse:
         if outcome.result is Result.GONE:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote, unquote
+from urllib.parse import quote, unquote, urlsplit
 
 from aiohttp import web
 from multidict import MultiDictProxy
@@ -66,8 +66,23 @@ async def visit_of(app: App, request: web.Request) -> Visit:
 def check_form(visit: Visit, form: MultiDictProxy[Any]) -> None:
     """Every form carries the session's CSRF token; one without it changes nothing."""
     sent = form.get("csrf")
-    if not isinstance(sent, str) or not secrets.compare_digest(sent, visit.csrf):
+    if not isinstance(sent, str) or not same_secret(sent, visit.csrf):
         raise Refused("csrf", 403)
+
+
+def same_secret(given: str, expected: str) -> bool:
+    """Compared in constant time, as bytes: whatever a hostile form sends is only unequal."""
+    return secrets.compare_digest(given.encode(), expected.encode())
+
+
+def back_to(request: web.Request) -> str:
+    """Where the page that sent the form was, on this site only (never another host's
+    address, nor ``//host``)."""
+    came_from = urlsplit(request.headers.get("Referer", ""))
+    path = came_from.path
+    if not path.startswith("/") or path.startswith("//"):
+        return "/"
+    return f"{path}?{came_from.query}" if came_from.query else path
 
 
 async def sign_in(app: App, request: web.Request, token: str) -> web.HTTPSeeOther:
