@@ -15,7 +15,7 @@ from bot.group_commit import GroupCommit
 from bot.health import HealthCheck
 from bot.i18n import Catalog, catalog
 from bot.memory import keep_large_blocks_apart
-from handlers import broadcast
+from handlers import afterwards, broadcast
 from handlers.actions import Role
 from handlers.dispatch import Dispatcher
 from handlers.registry import build_registry
@@ -53,6 +53,11 @@ class App:
         self._marks = GroupCommit(self._write_marks)
         self.health = HealthCheck(self.db, self.clock, self.settings.outbox_stall)
         self.db.on_failure = self._storage_failed
+        self.dispatcher.on_committed = self._queued
+
+    def _queued(self) -> None:
+        if self.on_queued is not None:
+            self.on_queued()
 
     def _storage_failed(self, in_a_row: int) -> None:
         if in_a_row >= self.settings.max_storage_failures and not self.failing.is_set():
@@ -80,6 +85,14 @@ class App:
         await self._marks.flush()
         self.dispatcher.close()
         await self.db.close()
+
+    async def catch_up(self) -> int:
+        """Does the work a crash left owed (an export asked for, a statistic); run it beside
+        the transport, not in front of it: an export of a million items takes minutes."""
+        done = await afterwards.catch_up(self.db, self.settings, self.catalog, self.clock)
+        if done and self.on_queued is not None:
+            self.on_queued()
+        return done
 
     async def handle(self, event: Event) -> Handled:
         handled = await self.dispatcher.handle(event)

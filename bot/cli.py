@@ -100,9 +100,11 @@ async def _console(settings: Settings, user: str, web: str | None) -> int:
         app = await App.open(settings)
         try:
             console = await serve_console(app, web) if web else None
+            catching_up = asyncio.create_task(app.catch_up())
             try:
                 await run_console(app, user)
             finally:
+                catching_up.cancel()
                 if console is not None:
                     await console.stop()
         finally:

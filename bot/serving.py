@@ -78,6 +78,7 @@ async def serve(
         app = await App.open(settings)
         try:
             running = await launch(app)
+            catching_up = asyncio.create_task(app.catch_up())
             console = await serve_console(app, web) if web else None
             if "admin" not in (await app.staff()).values():
                 log.warning(
@@ -95,6 +96,7 @@ async def serve(
                 for wait in waits:
                     wait.cancel()
             finally:
+                catching_up.cancel()
                 if console is not None:
                     await console.stop()
                 await running.stop()

@@ -5,15 +5,17 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from bot.config import Settings
 from bot.events import Button, Reply, Request
 from bot.i18n import DEFAULT_LANG, Catalog
 from bot.media import Media
 from handlers.buttons import MENU_SCOPE, pack
-from storage import outbox, timers, users
+from storage import outbox, owed, timers, users
 from storage.conversations import Conversation
 from storage.db import Database, Tx
+from storage.owed import Owed
 from storage.users import User
 
 """Button data ``m:<action>`` starts an action and is valid at any time."""
@@ -37,16 +39,20 @@ class Afterwards:
     catalog: Catalog
     user: User
     now: datetime
+    owed_id: int
 
     def t(self, key: str, /, **params: object) -> str:
         return self.catalog.t(self.user.lang, key, **params)
 
     async def answer(self, reply: Reply) -> None:
+        """Queues the answer and, in the same transaction, settles the work it answers."""
         async with self.db.transaction() as tx:
             await outbox.add(tx, self.user.id, reply, self.now)
+            await owed.settle(tx, self.owed_id)
 
 
-Job = Callable[[Afterwards], Awaitable[None]]
+Job = Callable[[Afterwards, dict[str, Any]], Awaitable[None]]
+"""Work of one kind, given what the event wrote down for it (plain JSON values)."""
 
 
 @dataclass
@@ -75,7 +81,7 @@ class Context:
     bulk: bool = False
     """What this context sends answers nobody's own action (a timer's work): it goes with the
     capacity that answers leave."""
-    jobs: list[Job] = field(default_factory=list)
+    owed: list[Owed] = field(default_factory=list)
     """Work to do once this event's transaction has committed (see :class:`Afterwards`)."""
     forgot: bool = False
     """Personal data was deleted: once this commits, the database's write-ahead log is
@@ -89,6 +95,12 @@ class Context:
     def actor(self) -> str:
         """Who the audit log names: the user, or ``web:<user>`` from the web console."""
         return f"{self.via}:{self.user.id}" if self.via else self.user.id
+
+    async def leave_for_after(self, kind: str, **payload: Any) -> None:
+        """Work of ``kind`` (see :mod:`handlers.afterwards`) to do once this event has
+        committed; written down with the event, so a crash before it is answered leaves it
+        owed, to be done when the bot starts again."""
+        self.owed.append(await owed.add(self.tx, self.user.id, kind, payload, self.now))
 
     def handles(self, branch_id: int | None) -> bool:
         """May this user act on an item of that branch (None: the unrouted queue)?"""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import datetime
@@ -19,14 +20,15 @@ from bot.config import Settings
 from bot.events import Event, EventKind, Handled, Reply
 from bot.i18n import Catalog
 from bot.media import Media, prepare_media
-from handlers import engine
+from handlers import afterwards, engine
 from handlers.actions import Action, Registry, Role
 from handlers.buttons import MENU_SCOPE, Malformed
-from handlers.context import Afterwards, Context, Job
+from handlers.context import Context
 from handlers.personal_data import draft_files, drop_files
 from storage import branches, conversations, inbox, outbox, personal, users
 from storage.conversations import Conversation
 from storage.db import Database, is_storage_failure
+from storage.owed import Owed
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +52,9 @@ class Dispatcher:
         self._registry = registry
         self._catalog = catalog
         self._decoders = ThreadPoolExecutor(DECODERS, thread_name_prefix="decode")
+        self.on_committed: Callable[[], None] | None = None
+        """Told when an event has committed and work it left is about to start, so what it
+        queued (“being prepared”) goes out now, not once the work is done."""
 
     def close(self) -> None:
         self._decoders.shutdown(cancel_futures=True)
@@ -59,8 +64,7 @@ class Dispatcher:
         wake_at: tuple[datetime, ...] = ()
         forgot = False
         left_behind: set[str] = set()
-        jobs: list[Job] = []
-        later: Afterwards | None = None
+        left: list[Owed] = []
         try:
             media = await self._prepare_media(event)
             async with self._db.transaction() as tx:
@@ -93,14 +97,14 @@ class Dispatcher:
                     await conversations.delete(tx, user.id)
                 left_behind = await self._files_left_behind(ctx, conversation)
                 notice, wake_at = ctx.notice, tuple(sorted(set(ctx.wake_at)))
-                forgot, jobs = ctx.forgot, ctx.jobs
-                later = Afterwards(self._db, self._settings, self._catalog, user, now)
+                forgot, left = ctx.forgot, ctx.owed
             await drop_files(self._settings, left_behind)
             if forgot:
                 await self._db.empty_log()
-            for job in jobs:
-                assert later is not None
-                await job(later)
+            if left and self.on_committed is not None:
+                self.on_committed()
+            for work in left:
+                await afterwards.do(self._db, self._settings, self._catalog, self._clock, work)
         except Exception as error:
             if is_storage_failure(error):
                 raise

@@ -15,7 +15,6 @@ import secrets
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from functools import partial
 from pathlib import Path
 from typing import Any, BinaryIO, TextIO
 
@@ -317,13 +316,13 @@ async def export_command(ctx: Context, arguments: str) -> None:
     await ctx.say("export.preparing", what=ctx.t(f"export.{what}"))
     name = f"{what}-{ctx.now:%Y%m%d-%H%M%S}-{secrets.token_hex(4)}.{fmt}"
     target = ctx.settings.data_dir / "exports" / name
-    ctx.jobs.append(partial(_send_export, target, what, fmt, unmasked))
+    await ctx.leave_for_after("export", target=str(target), what=what, fmt=fmt, unmasked=unmasked)
 
 
-async def _send_export(
-    target: Path, what: str, fmt: str, unmasked: bool, later: Afterwards
-) -> None:
-    await write_file(later.db, target, what, fmt, unmasked=unmasked)
+async def send_export(later: Afterwards, order: dict[str, Any]) -> None:
+    """Writes the file (again, after a crash: from scratch) and sends it."""
+    target, what = Path(order["target"]), order["what"]
+    await write_file(later.db, target, what, order["fmt"], unmasked=order["unmasked"])
     text = later.t("export.ready", what=later.t(f"export.{what}"))
     await later.answer(Reply(text=text, document=str(target)))
 

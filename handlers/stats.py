@@ -136,10 +136,10 @@ def chart_groups(t: Words, figures: dict[str, Any]) -> list[Group]:
 async def show_stats(ctx: Context, _: str) -> None:
     """``/stats``: the figures as text, and as a chart picture; counted from a snapshot and
     drawn after the event's transaction, so nobody else's answer waits for them."""
-    ctx.jobs.append(_figures_with_chart)
+    await ctx.leave_for_after("stats")
 
 
-async def _figures_with_chart(later: Afterwards) -> None:
+async def figures_with_chart(later: Afterwards, _: dict[str, Any]) -> None:
     figures = await later.db.read_snapshot(gather)
     target = later.settings.data_dir / "exports" / f"stats-{secrets.token_hex(8)}.png"
     chart = await asyncio.to_thread(

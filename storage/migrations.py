@@ -501,6 +501,18 @@ items by when their next step is due (the deadline board), written out as
 ``storage.item_lists.DUE`` and ``storage.reports.IS_OPEN`` are, so SQLite matches them; an
 organisation's figures in one index; and indexes that members are counted from."""
 
+M020_OWED_WORK = """
+CREATE TABLE owed_work (
+    id INTEGER PRIMARY KEY,
+    user_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    tries INTEGER NOT NULL DEFAULT 0
+);
+"""
+"""What events left for after their transaction, until its answer is queued."""
+
 MIGRATIONS: tuple[str, ...] = (
     M001_INITIAL,
     M002_REPORTS,
@@ -521,4 +533,5 @@ MIGRATIONS: tuple[str, ...] = (
     M017_OPEN_ITEMS,
     M018_HANDLING_HOURS,
     M019_WEB_CONSOLE,
+    M020_OWED_WORK,
 )

@@ -41,6 +41,7 @@ HELD_BY: tuple[tuple[str, str], ...] = (
     ("erasures", "user_id"),
     ("web_links", "user_id"),
     ("web_sessions", "user_id"),
+    ("owed_work", "user_id"),
 )
 """Every column that names a person by their user id."""
 
@@ -70,6 +71,7 @@ ERASED_ALONG = (
     "send_windows",
     "web_links",
     "web_sessions",
+    "owed_work",
 )
 """Tables whose rows of the person go entirely when they ask for erasure."""
 

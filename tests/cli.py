@@ -38,12 +38,13 @@ def nuanxin(*args: str, stdin: str = "", cwd: Path, env: dict[str, str] | None =
 
 
 async def start_telegram(
-    server: FakeTelegram, data: Path, webhook_port: int | None = None
+    server: FakeTelegram, data: Path, webhook_port: int | None = None, admins: str = ""
 ) -> asyncio.subprocess.Process:
     """``nuanxin telegram`` on the local Bot API server: long polling, or a webhook on
     ``webhook_port`` that the server posts updates to."""
     env = {
         **os.environ,
+        "NUANXIN_ADMINS": admins,
         "TELEGRAM_BOT_TOKEN": TOKEN,
         "TELEGRAM_API_URL": server.api_url,
         "TELEGRAM_FILE_URL": server.file_url,

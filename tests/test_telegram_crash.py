@@ -12,6 +12,7 @@ import pytest
 from storage import reports
 from storage.db import Database
 from tests.cli import start_telegram
+from tests.conftest import TELEGRAM_ADMIN as ADMIN
 from tests.fake_telegram import FakeTelegram
 from tests.local_server import free_port
 
@@ -85,3 +86,45 @@ async def test_a_killed_bot_loses_nothing_and_invents_nothing(
     for rider in RIDERS:
         assert len(set(refs_told(server, rider))) == 1
     assert {refs_told(server, r)[0] for r in RIDERS} == set(stored)
+
+
+def children_of(pid: int) -> list[int]:
+    """The processes ``pid`` started (an export's own process), from /proc."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+async def test_an_export_a_killed_bot_was_writing_is_sent_after_it_starts_again(
+    server: FakeTelegram, tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    bot = await start_telegram(server, data, admins=f"telegram:{ADMIN}")
+    try:
+        await server.text(ADMIN, "/export members csv")
+        preparing = (await server.wait_sent(ADMIN, 1, within=30))[-1]
+        assert "正在导出" in preparing.text
+        for _ in range(500):
+            if children_of(bot.pid):
+                break
+            await asyncio.sleep(0.01)
+        assert children_of(bot.pid), "the export runs in a process of its own"
+        bot.kill()
+        await bot.wait()
+        assert not [c for c in server.sent_to(ADMIN) if c.method == "sendDocument"]
+
+        bot = await start_telegram(server, data, admins=f"telegram:{ADMIN}")
+        await server.wait_for(
+            lambda: any(c.method == "sendDocument" for c in server.sent_to(ADMIN)), within=60
+        )
+    finally:
+        bot.terminate()
+        await bot.wait()
+    documents = [c for c in server.sent_to(ADMIN) if c.method == "sendDocument"]
+    assert len(documents) == 1 and "亮身份骑手" in documents[0].text

@@ -50,6 +50,7 @@ class Console:
         self.user = user
         self.out = out
         self._printing: set[asyncio.Task[None]] = set()
+        self._delivering = asyncio.Lock()
 
     @property
     def user_id(self) -> str:
@@ -107,10 +108,15 @@ class Console:
         """Takes every unsent console message from the outbox, in order, and marks it sent;
         marking one may queue more (a broadcast's progress), which are taken too."""
         delivered: list[Outgoing] = []
-        while batch := await self.app.unsent(PLATFORM, after=delivered[-1].id if delivered else 0):
-            for message in batch:
-                await self.app.mark_sent(message.id, of_broadcast=message.broadcast_id is not None)
-            delivered += batch
+        async with self._delivering:
+            while batch := await self.app.unsent(
+                PLATFORM, after=delivered[-1].id if delivered else 0
+            ):
+                for message in batch:
+                    await self.app.mark_sent(
+                        message.id, of_broadcast=message.broadcast_id is not None
+                    )
+                delivered += batch
         return [message for message in delivered if not message.reply.shows_nothing]
 
     async def feed(self, line: str) -> list[Outgoing]:
