@@ -15,7 +15,7 @@ from bot.group_commit import GroupCommit
 from bot.health import HealthCheck
 from bot.i18n import Catalog, catalog
 from bot.memory import keep_large_blocks_apart
-from handlers import afterwards, broadcast
+from handlers import actions, afterwards, broadcast
 from handlers.actions import Role
 from handlers.dispatch import Dispatcher
 from handlers.registry import build_registry
@@ -170,13 +170,9 @@ class App:
 
     async def role_of(self, user_id: str) -> str:
         """ "admin", "secretary" or "rider": which command menu the user gets."""
-        if user_id in self.settings.admins:
-            return "admin"
         async with self.db.reading() as tx:
             authority = await branches.authority(tx, user_id)
-        if authority.appointed_admin:
-            return "admin"
-        return "secretary" if authority.runs else "rider"
+        return actions.role_of(self.settings, user_id, authority).value
 
     def commands(self, role: str) -> tuple[str, ...]:
         """The commands of a role's menu ("rider", "secretary", "admin"), from the one list."""

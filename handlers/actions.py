@@ -6,8 +6,10 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
+from bot.config import Settings
 from handlers.context import Context
 from handlers.engine import Flow
+from storage.branches import Authority
 
 
 class Role(StrEnum):
@@ -20,6 +22,13 @@ class Role(StrEnum):
 
 
 ROLE_ORDER = (Role.RIDER, Role.SECRETARY, Role.ADMIN)
+
+
+def role_of(settings: Settings, user_id: str, authority: Authority) -> Role:
+    """Admins are named in the settings or appointed; secretaries run a branch or more."""
+    if user_id in settings.admins or authority.appointed_admin:
+        return Role.ADMIN
+    return Role.SECRETARY if authority.runs else Role.RIDER
 
 
 @dataclass(frozen=True)

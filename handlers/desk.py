@@ -18,6 +18,7 @@ from pathlib import Path
 from bot.clock import Clock
 from bot.config import Settings
 from bot.i18n import Catalog
+from handlers.actions import Role, role_of
 from handlers.context import Context
 from handlers.exports import FORMATS, WHAT, write_file
 from handlers.handling import VERBS_WITH_NOTE, apply, forward
@@ -65,10 +66,10 @@ class Desk:
 async def desk_of(tx: Tx, settings: Settings, user_id: str) -> Desk | None:
     """The person's desk, or None for a rider: the same rule as the chat's."""
     authority = await branches.authority(tx, user_id)
-    is_admin = user_id in settings.admins or authority.appointed_admin
-    if not is_admin and not authority.runs:
+    role = role_of(settings, user_id, authority)
+    if role is Role.RIDER:
         return None
-    return Desk(user_id, is_admin, authority.runs)
+    return Desk(user_id, role is Role.ADMIN, authority.runs)
 
 
 class Result(StrEnum):

@@ -21,7 +21,7 @@ from bot.events import Event, EventKind, Handled, Reply
 from bot.i18n import Catalog
 from bot.media import Media, prepare_media
 from handlers import afterwards, engine
-from handlers.actions import Action, Registry, Role
+from handlers.actions import Action, Registry, Role, role_of
 from handlers.buttons import MENU_SCOPE, Malformed
 from handlers.context import Context
 from handlers.personal_data import draft_files, drop_files
@@ -74,8 +74,8 @@ class Dispatcher:
                 user = await users.touch(tx, event.user, now)
                 authority = await branches.authority(tx, user.id)
                 conversation = await conversations.get(tx, user.id)
-                is_admin = user.id in self._settings.admins or authority.appointed_admin
-                role = Role.ADMIN if is_admin else Role.SECRETARY if authority.runs else Role.RIDER
+                role = role_of(self._settings, user.id, authority)
+                is_admin = role is Role.ADMIN
                 ctx = Context(
                     tx=tx,
                     user=user,
