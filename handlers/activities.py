@@ -453,7 +453,7 @@ async def list_activities(ctx: Context, _: str) -> None:
         lines.append("")
         lines.append(describe(ctx, activity, occurrence, ctx.lang))
         people = await activities.attendance(ctx.tx, activity.id, occurrence)
-        names = await _names(ctx, [p.user_id for p in people])
+        names = await declarations.names(ctx.tx, [p.user_id for p in people])
         going = [names[p.user_id] for p in people if p.answer == "yes"]
         came = [names[p.user_id] for p in people if p.checked_in_at]
         lines.append(
@@ -474,11 +474,3 @@ def next_after(activity: Activity, now: datetime) -> datetime | None:
     while occurrence is not None and occurrence < now:
         occurrence = following(activity, occurrence)
     return occurrence
-
-
-async def _names(ctx: Context, user_ids: list[str]) -> dict[str, str]:
-    names = {}
-    for user_id in user_ids:
-        declaration = await declarations.get(ctx.tx, user_id)
-        names[user_id] = declaration.name if declaration else user_id
-    return names

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, fields
 from datetime import datetime
 
@@ -69,6 +69,17 @@ async def save(tx: Tx, declaration: Declaration) -> None:
 async def delete(tx: Tx, user_id: str) -> bool:
     cursor = await tx.execute("DELETE FROM declarations WHERE user_id = ?", (user_id,))
     return cursor.rowcount > 0
+
+
+async def names(tx: Tx, user_ids: Iterable[str]) -> dict[str, str]:
+    """The declared name of each person given, in one query; anyone without a declaration is
+    named by their id."""
+    wanted = sorted(set(user_ids))
+    rows = await fetch_all(
+        tx, f"SELECT user_id, name FROM declarations WHERE user_id {IN_LIST}", (as_list(wanted),)
+    )
+    declared = {row["user_id"]: row["name"] for row in rows}
+    return {user_id: declared.get(user_id, user_id) for user_id in wanted}
 
 
 async def by_phone(tx: Tx, phone: str) -> list[str]:

@@ -13,7 +13,7 @@ from typing import Any
 
 from storage.db import IN_LIST, Tx, as_list, fetch_all, fetch_one
 from storage.reports import COLUMNS, IS_OPEN, Report, from_row
-from storage.timefmt import to_db
+from storage.timefmt import from_db, to_db
 
 DUE = "CASE WHEN status IN ('submitted', 'forwarded') THEN ack_due_at ELSE answer_due_at END"
 """When an open item's next step is due: its acknowledgement, then its answer."""
@@ -154,7 +154,7 @@ class Behind:
     branch: str
     open: int
     late: int
-    oldest_due: str | None
+    oldest_due: datetime | None
 
 
 async def behind(tx: Tx, branches: frozenset[int] | None, now: datetime) -> list[Behind]:
@@ -168,4 +168,7 @@ async def behind(tx: Tx, branches: frozenset[int] | None, now: datetime) -> list
         "GROUP BY r.branch_id ORDER BY 4 DESC, 3 DESC",
         (to_db(now), to_db(now), *params),
     )
-    return [Behind(row[0], row[1], int(row[2]), int(row[3]), row[4]) for row in rows]
+    return [
+        Behind(row[0], row[1], int(row[2]), int(row[3]), from_db(row[4]) if row[4] else None)
+        for row in rows
+    ]

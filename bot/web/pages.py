@@ -4,7 +4,7 @@ organisations (an admin's scope is everything) and kept to a page."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -90,6 +90,7 @@ class Reader:
         )
 
     async def _organisations(self, visit: Visit) -> list[Branch]:
+        """The organisations the visitor sees, for filters and the tree."""
         async with self.app.db.reading() as tx:
             every = await branches.all_branches(tx)
         scope = visit.desk.scope
@@ -167,7 +168,7 @@ class Reader:
         (only,) = chosen.branches
         async with self.app.db.reading() as tx:
             below = await branches.with_descendants(tx, only)
-        return ItemFilter(**{**chosen.__dict__, "branches": below})
+        return replace(chosen, branches=below)
 
     async def items(self, request: web.Request, visit: Visit) -> web.Response:
         chosen, shown = self.filter_from(request, visit)
@@ -179,6 +180,7 @@ class Reader:
                 tx, chosen, request.query.get("after", ""), oldest_first=oldest_first
             )
         sort = "old" if oldest_first else "new"
+        organisations = await self._organisations(visit)
         chosen_query = {name: value for name, value in shown.items() if value}
         if oldest_first:
             chosen_query["sort"] = sort
@@ -193,14 +195,9 @@ class Reader:
             first_query=urlencode(chosen_query) if request.query.get("after") else None,
             categories=CATEGORIES,
             statuses=STATUSES,
-            organisations=await self._organisations(visit),
-            names=await self._branch_names(),
-            now=self.app.clock.now(),
+            organisations=organisations,
+            names={b.id: b.name for b in organisations},
         )
-
-    async def _branch_names(self) -> dict[int | None, str]:
-        async with self.app.db.reading() as tx:
-            return {b.id: b.name for b in await branches.all_branches(tx)}
 
     async def item(self, request: web.Request, visit: Visit) -> web.Response:
         ref = request.match_info["ref"]
@@ -260,11 +257,7 @@ class Reader:
     ) -> dict[str, str]:
         """Who took each step, by declared name: those who handled it, never its riders."""
         riders = set(await reports.reporters(tx, report.id)) | {report.reporter}
-        named: dict[str, str] = {}
-        for actor in {entry.actor for entry in history} - riders:
-            declaration = await declarations.get(tx, actor)
-            named[actor] = declaration.name if declaration else actor
-        return named
+        return await declarations.names(tx, {entry.actor for entry in history} - riders)
 
     async def map(self, request: web.Request, visit: Visit) -> web.Response:
         chosen, shown = self.filter_from(request, visit)
@@ -318,7 +311,7 @@ class Reader:
             late=late,
             today=today,
             behind=behind,
-            names=await self._branch_names(),
+            names={b.id: b.name for b in await self._organisations(visit)},
         )
 
     async def declarations(self, request: web.Request, visit: Visit) -> web.Response:
@@ -332,11 +325,9 @@ class Reader:
         ids = {b.id for b in shown}
         async with self.app.db.reading() as tx:
             staffing = await branches.staffing(tx)
-            names = {}
-            for branch_id in ids:
-                for person in staffing.get(branch_id, branches.Staffing()).secretaries:
-                    declaration = await declarations.get(tx, person)
-                    names[person] = declaration.name if declaration else person
+            names = await declarations.names(
+                tx, [person for b in ids if b in staffing for person in staffing[b].secretaries]
+            )
         children: dict[int | None, list[Branch]] = {}
         for branch in shown:
             parent = branch.parent_id if branch.parent_id in ids else None
@@ -370,10 +361,7 @@ class Reader:
                     or activity.starts_at
                 )
                 people = await activities.attendance(tx, activity.id, occurrence)
-                names = {}
-                for person in people:
-                    declaration = await declarations.get(tx, person.user_id)
-                    names[person.user_id] = declaration.name if declaration else person.user_id
+                names = await declarations.names(tx, [p.user_id for p in people])
                 rows.append(
                     {
                         "activity": activity,
