@@ -209,8 +209,12 @@ class Reader:
                 raise Refused("not_yours", 403)
             history = await reports.history(tx, report.id)
             photos = await reports.photos(tx, report.id)
-            people = await self._reporters(tx, report)
-            handlers = await self._handlers(tx, report, history)
+            riders = await reports.reporters(tx, report.id)
+            people = await self._reporters(tx, report, riders)
+            # the history names who handled each step, never the riders who sent the item
+            handlers = await declarations.names(
+                tx, {entry.actor for entry in history} - {*riders, report.reporter}
+            )
             above = await branches.ancestors(tx, report.branch_id) if report.branch_id else []
             branch = await branches.get(tx, report.branch_id) if report.branch_id else None
         place = (
@@ -236,12 +240,12 @@ class Reader:
         )
 
     @staticmethod
-    async def _reporters(tx: Any, report: Report) -> list[str]:
+    async def _reporters(tx: Any, report: Report, riders: list[str]) -> list[str]:
         """Who sent the item, by declared name; an anonymous grievance names nobody."""
         if report.anonymous:
             return []
         names = []
-        for person in await reports.reporters(tx, report.id):
+        for person in riders:
             declaration = await declarations.get(tx, person)
             if declaration is not None:
                 names.append(declaration.name)
@@ -250,14 +254,6 @@ class Reader:
             else:
                 names.append(person)
         return names
-
-    @staticmethod
-    async def _handlers(
-        tx: Any, report: Report, history: list[reports.HistoryEntry]
-    ) -> dict[str, str]:
-        """Who took each step, by declared name: those who handled it, never its riders."""
-        riders = set(await reports.reporters(tx, report.id)) | {report.reporter}
-        return await declarations.names(tx, {entry.actor for entry in history} - riders)
 
     async def map(self, request: web.Request, visit: Visit) -> web.Response:
         chosen, shown = self.filter_from(request, visit)
