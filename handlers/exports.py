@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import ctypes
 import io
 import json
 import multiprocessing
+import os
 import secrets
+import signal
 import sqlite3
+import sys
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -332,13 +336,30 @@ async def write_file(db: Database, target: Path, what: str, fmt: str, *, unmaske
     cells hold Python's interpreter lock for as long as they take, and in a thread of the
     bot that would be time taken from every rider's answer. The process's memory is its own
     too, and gone with it."""
-    pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+    pool = ProcessPoolExecutor(
+        1,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=die_with,
+        initargs=(os.getpid(),),
+    )
     try:
         await asyncio.get_running_loop().run_in_executor(
             pool, write_in_snapshot, db.path, target, what, fmt, unmasked
         )
     finally:
         pool.shutdown(wait=False)
+
+
+PR_SET_PDEATHSIG = 1
+
+
+def die_with(parent: int) -> None:
+    """The export's process ends when the bot's does, however it ends (``kill -9``): the bot
+    writes the export again when it starts, and two writers of one file would garble it."""
+    if sys.platform == "linux":
+        ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:
+        os._exit(1)
 
 
 def write_in_snapshot(database: Path, target: Path, what: str, fmt: str, unmasked: bool) -> None:
