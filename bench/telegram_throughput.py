@@ -1,9 +1,11 @@
 """Throughput of the full stack on Telegram, beside two baselines, on one local Bot API server.
 
-Not a test: it prints one JSON line. Riders run in a closed loop (send, wait for the answer,
-send again) through the grievance flow: seven steps, every one durable in SQLite. Baselines:
-(a) a bare python-telegram-bot echo bot; (b) the same flow written the usual way, with a
-ConversationHandler and PicklePersistence. Run: ``python bench/telegram_throughput.py``.
+Not a test: it prints one JSON line. The server and its riders run in a process of their own
+(``bench/outside.py``), so each bot has this process to itself. Riders run in a closed loop
+(send, wait for the answer, send again) through the grievance flow: seven steps, every one
+durable in SQLite. Baselines: (a) a bare python-telegram-bot echo bot; (b) the same flow
+written the usual way, with a ConversationHandler and PicklePersistence.
+Run: ``python bench/telegram_throughput.py``.
 
 Two rounds: ``telegram_limits`` sends through the rate limiter at Telegram's 30 messages/s, the
 ceiling in production, so it compares messages per update; ``capacity`` lifts the limits in all
@@ -36,6 +38,7 @@ from telegram.ext import (
     filters,
 )
 
+from bench.outside import Outside
 from bot.app import App
 from bot.config import Secret, Settings
 from bot.transports.telegram import UNLIMITED, Limits, TelegramRunner
@@ -43,7 +46,7 @@ from tests.fake_telegram import TOKEN, FakeTelegram
 
 RIDERS = 50
 ROUNDS = 4
-Bot = Callable[[FakeTelegram, Path, Limits], Awaitable[dict[str, float]]]
+Bot = Callable[[Outside, Path, Limits], Awaitable[dict[str, float]]]
 # (what the rider does, the label of the button to tap or the text to send)
 STEPS = (
     ("text", "/grievance"),
@@ -86,54 +89,57 @@ async def ride(server: FakeTelegram, rider: int, latencies: list[float]) -> None
             latencies.append(time.perf_counter() - started)
 
 
-async def measure(server: FakeTelegram) -> dict[str, float]:
+async def measure(server: FakeTelegram, _: object) -> dict[str, float]:
+    """The riders' side, in the outside process."""
     latencies: list[float] = []
     started = time.perf_counter()
     await asyncio.gather(*(ride(server, 10_000 + n, latencies) for n in range(RIDERS)))
     elapsed = time.perf_counter() - started
     ordered = sorted(latencies)
+    messages = sum(len(server.sent_to(10_000 + n)) for n in range(RIDERS))
     return {
+        "updates": len(latencies),
         "updates_per_s": round(len(latencies) / elapsed, 1),
+        "messages_per_update": round(messages / len(latencies), 2),
         "p50_ms": round(statistics.median(ordered) * 1000, 1),
         "p99_ms": round(ordered[int(len(ordered) * 0.99) - 1] * 1000, 1),
     }
 
 
 async def with_server(run: Bot, limits: Limits) -> dict[str, float]:
-    server = FakeTelegram()
-    await server.start()
-    try:
+    """One bot against a fresh server; adds the CPU time the bot's process spent per update."""
+    async with Outside(measure) as outside:
         with tempfile.TemporaryDirectory() as folder:
-            return await run(server, Path(folder), limits)
-    finally:
-        await server.stop()
+            cpu = time.process_time()
+            figures = await run(outside, Path(folder), limits)
+            cpu = time.process_time() - cpu
+    updates = figures.pop("updates")
+    return {**figures, "cpu_ms_per_update": round(cpu / updates * 1000, 2)}
 
 
-async def nuanxin(server: FakeTelegram, folder: Path, limits: Limits) -> dict[str, float]:
+async def nuanxin(outside: Outside, folder: Path, limits: Limits) -> dict[str, float]:
     settings = Settings(
         data_dir=folder,
         telegram_token=Secret(TOKEN),
-        telegram_api_url=server.api_url,
-        telegram_file_url=server.file_url,
+        telegram_api_url=outside.api_url,
+        telegram_file_url=outside.file_url,
     )
     app = await App.open(settings)
     runner = TelegramRunner(app, settings, limits)
     await runner.start()
     try:
-        return await measure(server)
+        return dict(await outside.result())
     finally:
         await runner.stop()
         await app.close()
 
 
-def _builder(
-    server: FakeTelegram, limits: Limits
-) -> ApplicationBuilder[Any, Any, Any, Any, Any, Any]:
+def _builder(outside: Outside, limits: Limits) -> ApplicationBuilder[Any, Any, Any, Any, Any, Any]:
     return (
         ApplicationBuilder()
         .token(TOKEN)
-        .base_url(server.api_url)
-        .base_file_url(server.file_url)
+        .base_url(outside.api_url)
+        .base_file_url(outside.file_url)
         .rate_limiter(AIORateLimiter(overall_max_rate=limits.overall_per_s))
         .concurrent_updates(True)
     )
@@ -149,20 +155,20 @@ KEYBOARD = InlineKeyboardMarkup(
 """The baselines answer every step with the flow's buttons, so riders can tap through."""
 
 
-async def run_plain(server: FakeTelegram, application: Any) -> dict[str, float]:
+async def run_plain(outside: Outside, application: Any) -> dict[str, float]:
     async with application:
         await application.start()
         await application.updater.start_polling(poll_interval=0.0, timeout=10)
         try:
-            return await measure(server)
+            return dict(await outside.result())
         finally:
             await application.updater.stop()
             await application.stop()
 
 
-async def echo(server: FakeTelegram, _: Path, limits: Limits) -> dict[str, float]:
+async def echo(outside: Outside, _: Path, limits: Limits) -> dict[str, float]:
     """(a) Every update answered with one message; the flow's buttons are echoed back."""
-    application = _builder(server, limits).build()
+    application = _builder(outside, limits).build()
 
     async def answer(update: Update, _: Any) -> None:
         if update.callback_query:
@@ -174,14 +180,14 @@ async def echo(server: FakeTelegram, _: Path, limits: Limits) -> dict[str, float
 
     application.add_handler(MessageHandler(filters.ALL, answer))
     application.add_handler(CallbackQueryHandler(answer))
-    return await run_plain(server, application)
+    return await run_plain(outside, application)
 
 
-async def conversation(server: FakeTelegram, folder: Path, limits: Limits) -> dict[str, float]:
+async def conversation(outside: Outside, folder: Path, limits: Limits) -> dict[str, float]:
     """(b) The grievance flow as a ConversationHandler, persisted with PicklePersistence."""
     persistence = PicklePersistence(folder / "state.pickle")
     application = (
-        _builder(server, limits).persistence(persistence).concurrent_updates(False).build()
+        _builder(outside, limits).persistence(persistence).concurrent_updates(False).build()
     )
 
     def ask(step: int) -> Callable[[Update, Any], Coroutine[Any, Any, int]]:
@@ -215,7 +221,7 @@ async def conversation(server: FakeTelegram, folder: Path, limits: Limits) -> di
             per_message=False,
         )
     )
-    return await run_plain(server, application)
+    return await run_plain(outside, application)
 
 
 async def compare(limits: Limits) -> dict[str, Any]:

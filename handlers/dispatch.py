@@ -14,6 +14,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import datetime
+from functools import partial
 
 from bot.clock import Clock
 from bot.config import Settings
@@ -25,7 +26,7 @@ from handlers.actions import Action, Registry, Role, role_of
 from handlers.buttons import MENU_SCOPE, Malformed
 from handlers.context import Context
 from handlers.personal_data import draft_files, drop_files
-from storage import branches, conversations, inbox, outbox, personal, users
+from storage import conversations, inbox, outbox, personal, turns, users
 from storage.conversations import Conversation
 from storage.db import Database, is_storage_failure
 from storage.owed import Owed
@@ -67,13 +68,12 @@ class Dispatcher:
         left: list[Owed] = []
         try:
             media = await self._prepare_media(event)
-            async with self._db.transaction() as tx:
-                now = self._clock.now()
-                if event.update_key and not await inbox.claim(tx, event.update_key, now):
+            opening = turns.opening(event.user, event.update_key, self._clock.now)
+            async with self._db.transaction_from(opening) as (tx, turn):
+                if turn is None:
                     return Handled(fresh=False)
-                user = await users.touch(tx, event.user, now)
-                authority = await branches.authority(tx, user.id)
-                conversation = await conversations.get(tx, user.id)
+                now, user, authority = turn.now, turn.user, turn.authority
+                conversation = turn.conversation
                 role = role_of(self._settings, user.id, authority)
                 is_admin = role is Role.ADMIN
                 ctx = Context(
@@ -92,9 +92,9 @@ class Dispatcher:
                 await self._expire_stale_draft(ctx)
                 await self._route(ctx, event)
                 if ctx.conversation is not None:
-                    await conversations.save(tx, ctx.conversation)
+                    self._db.at_commit(partial(conversations.save_in, conv=ctx.conversation))
                 elif conversation is not None:
-                    await conversations.delete(tx, user.id)
+                    self._db.at_commit(partial(conversations.delete_in, user_id=user.id))
                 left_behind = await self._files_left_behind(ctx, conversation)
                 notice, wake_at = ctx.notice, tuple(sorted(set(ctx.wake_at)))
                 forgot, left = ctx.forgot, ctx.owed
@@ -126,7 +126,7 @@ class Dispatcher:
         drafted = draft_files(before.draft)
         if after is not None:
             drafted = [sha for sha in drafted if sha not in draft_files(after.draft)]
-        return set(drafted) - await personal.files_in_use(ctx.tx, drafted)
+        return set(drafted) - await personal.files_in_use(ctx.tx, drafted, besides=ctx.user.id)
 
     async def _prepare_media(self, event: Event) -> Media | None:
         """Processes a photo or voice note only when the current step wants one, so files

@@ -7,10 +7,11 @@ is a walk up ``parent_id``.
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 
-from storage.db import Tx, fetch_all, fetch_one
+from storage.db import Tx, fetch_all, fetch_one, on_thread
 from storage.timefmt import to_db
 
 
@@ -201,19 +202,22 @@ class Authority:
     """The branches this user is secretary of, and every branch below them."""
 
 
-async def authority(tx: Tx, user_id: str) -> Authority:
+def authority_in(conn: sqlite3.Connection, user_id: str) -> Authority:
     """The branches the user oversees and whether they were appointed admin, in one query:
-    every event needs both."""
-    rows = await fetch_all(
-        tx,
+    every event needs both. On the database thread."""
+    rows = conn.execute(
         "WITH RECURSIVE below(id) AS ("
         " SELECT branch_id FROM secretaries WHERE user_id = ?"
         " UNION SELECT b.id FROM branches b JOIN below ON b.parent_id = below.id)"
         " SELECT id FROM below UNION ALL SELECT NULL FROM admins WHERE user_id = ?",
         (user_id, user_id),
-    )
+    ).fetchall()
     runs = frozenset(row["id"] for row in rows if row["id"] is not None)
     return Authority(appointed_admin=len(runs) < len(rows), runs=runs)
+
+
+async def authority(tx: Tx, user_id: str) -> Authority:
+    return await on_thread(tx, authority_in, user_id)
 
 
 async def remove_admin(tx: Tx, user_id: str) -> bool:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from storage.db import Tx, fetch_all, fetch_one
+from storage.db import Tx, fetch_all, on_thread
 from storage.timefmt import from_db, to_db
 
 
@@ -23,12 +24,16 @@ class Conversation:
 
 
 async def get(tx: Tx, user_id: str) -> Conversation | None:
-    row = await fetch_one(
-        tx,
+    return await on_thread(tx, get_in, user_id)
+
+
+def get_in(conn: sqlite3.Connection, user_id: str) -> Conversation | None:
+    """On the database thread."""
+    row = conn.execute(
         "SELECT user_id, flow, step, draft, token, started_at, updated_at "
         "FROM conversations WHERE user_id = ?",
         (user_id,),
-    )
+    ).fetchone()
     if row is None:
         return None
     return Conversation(
@@ -42,8 +47,9 @@ async def get(tx: Tx, user_id: str) -> Conversation | None:
     )
 
 
-async def save(tx: Tx, conv: Conversation) -> None:
-    await tx.execute(
+def save_in(conn: sqlite3.Connection, conv: Conversation) -> None:
+    """On the database thread."""
+    conn.execute(
         "INSERT INTO conversations (user_id, flow, step, draft, token, started_at, updated_at) "
         "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(user_id) DO UPDATE SET "
         "flow = excluded.flow, step = excluded.step, draft = excluded.draft, "
@@ -61,8 +67,9 @@ async def save(tx: Tx, conv: Conversation) -> None:
     )
 
 
-async def delete(tx: Tx, user_id: str) -> None:
-    await tx.execute("DELETE FROM conversations WHERE user_id = ?", (user_id,))
+def delete_in(conn: sqlite3.Connection, user_id: str) -> None:
+    """On the database thread."""
+    conn.execute("DELETE FROM conversations WHERE user_id = ?", (user_id,))
 
 
 async def remove_idle(tx: Tx, before: datetime) -> list[dict[str, Any]]:

@@ -10,12 +10,13 @@ time: several workers sharing a database server would claim rows the same way.
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from storage.db import Tx, fetch_all, fetch_one
+from storage.db import Tx, fetch_all, fetch_one, on_thread
 from storage.timefmt import to_db
 
 
@@ -67,16 +68,20 @@ async def waiting(tx: Tx, platform: str, after: int = 0, limit: int = 500) -> li
     ]
 
 
-async def claim(tx: Tx, key: str, now: datetime) -> bool:
+def claim_in(conn: sqlite3.Connection, key: str, now: datetime) -> bool:
     """Records the delivery as handled (in the transaction that handles it) and lets go of its
-    inbox row; False when it was handled before (a redelivery)."""
-    await tx.execute("DELETE FROM inbox WHERE key = ?", (key,))
-    cursor = await tx.execute(
+    inbox row; False when it was handled before (a redelivery). On the database thread."""
+    conn.execute("DELETE FROM inbox WHERE key = ?", (key,))
+    cursor = conn.execute(
         "INSERT INTO processed_updates (key, processed_at) VALUES (?, ?) "
         "ON CONFLICT(key) DO NOTHING",
         (key, to_db(now)),
     )
     return cursor.rowcount == 1
+
+
+async def claim(tx: Tx, key: str, now: datetime) -> bool:
+    return await on_thread(tx, claim_in, key, now)
 
 
 async def count_waiting(tx: Tx) -> int:

@@ -225,16 +225,18 @@ async def erase(tx: Tx, user_id: str) -> Erased:
     return Erased(len(gone), waiting, tuple(sha for sha in files if sha not in still_held))
 
 
-async def files_in_use(tx: Tx, shas: Sequence[str]) -> set[str]:
-    """Which of these stored files an item or a form in progress still holds."""
+async def files_in_use(tx: Tx, shas: Sequence[str], besides: str = "") -> set[str]:
+    """Which of these stored files an item or a form in progress still holds; the form of
+    ``besides`` is not looked at (its user's event knows what it holds now)."""
     held: set[str] = set()
     for sha in set(shas):
         rows = await fetch_all(
             tx,
             "SELECT 1 WHERE EXISTS (SELECT 1 FROM report_photos WHERE sha256 = ?) "
             "OR EXISTS (SELECT 1 FROM reports WHERE voice = ?) "
-            "OR EXISTS (SELECT 1 FROM conversations WHERE instr(draft, ?) > 0)",
-            (sha, sha, sha),
+            "OR EXISTS (SELECT 1 FROM conversations WHERE instr(draft, ?) > 0 "
+            "AND user_id != ?)",
+            (sha, sha, sha, besides),
         )
         if rows:
             held.add(sha)

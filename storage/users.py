@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 
-from storage.db import IN_LIST, Tx, as_list, fetch_all, fetch_one
+from storage.db import IN_LIST, Tx, as_list, fetch_all, fetch_one, on_thread
 from storage.timefmt import to_db
 
 
@@ -15,18 +16,20 @@ class User:
     lang: str
 
 
-async def touch(tx: Tx, user_id: str, now: datetime) -> User:
-    """Returns the user, creating them on first contact."""
+def touch_in(conn: sqlite3.Connection, user_id: str, now: datetime) -> User:
+    """Returns the user, creating them on first contact. On the database thread."""
     stamp = to_db(now)
-    row = await fetch_one(
-        tx,
+    row = conn.execute(
         "INSERT INTO users (id, created_at, last_seen_at) VALUES (?, ?, ?) "
         "ON CONFLICT(id) DO UPDATE SET last_seen_at = excluded.last_seen_at, "
         "unreachable_at = NULL RETURNING id, lang",
         (user_id, stamp, stamp),
-    )
-    assert row is not None
+    ).fetchone()
     return User(id=row["id"], lang=row["lang"])
+
+
+async def touch(tx: Tx, user_id: str, now: datetime) -> User:
+    return await on_thread(tx, touch_in, user_id, now)
 
 
 async def get(tx: Tx, user_id: str) -> User | None:

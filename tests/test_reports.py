@@ -118,6 +118,19 @@ async def test_the_same_photo_is_stored_once(app: App, tmp_path: Path, settings:
     assert len(stored_photos(settings)) == 1
 
 
+async def test_a_cancelled_reports_photo_is_deleted_once_no_other_form_holds_it(
+    app: App, tmp_path: Path, settings: Settings
+) -> None:
+    picture = images.photo(tmp_path / "same.jpg")
+    first, second = Chat(app, "a"), Chat(app, "b")
+    for rider in (first, second):
+        await rider.script("/report", "tap:药品", f"!photo {picture}")
+    assert "已取消" in (await first.say("取消")).text
+    assert len(stored_photos(settings)) == 1, "deleted while another rider's form holds it"
+    assert "已取消" in (await second.say("取消")).text
+    assert stored_photos(settings) == [], "a cancelled report's photo was kept"
+
+
 @pytest.mark.parametrize(
     ("make", "hint"),
     [

@@ -27,15 +27,12 @@ from telegram import (
     BotCommand,
     BotCommandScopeChat,
     BotCommandScopeDefault,
-    InlineKeyboardButton,
-    InlineKeyboardMarkup,
-    KeyboardButton,
+    InputFile,
     Message,
-    ReplyKeyboardMarkup,
     Update,
 )
 from telegram.error import BadRequest, Forbidden, InvalidToken, TelegramError
-from telegram.ext import AIORateLimiter, ExtBot
+from telegram.ext import AIORateLimiter
 
 from bot.app import App
 from bot.config import Settings
@@ -56,7 +53,7 @@ from bot.transports.download import DownloadFailed, Downloads
 from bot.transports.intake import Intake, handle
 from bot.transports.lanes import RETRY_MAX_S
 from bot.transports.site import Site
-from bot.transports.telegram_http import AiohttpRequest
+from bot.transports.telegram_http import AiohttpRequest, JsonBot
 from storage.inbox import Received
 
 PLATFORM = "telegram"
@@ -66,6 +63,8 @@ log = logging.getLogger(__name__)
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 POLL_TIMEOUT_S = 10
+POLL_READ_S = 5.0
+"""How long an answer to a poll may take beyond the poll's own time."""
 SEND_TIMEOUT_S = 60.0
 """How long an answer to a send is waited for. Telegram can take seconds under load; a send
 given up too early is sent again, and the rider reads it twice."""
@@ -114,7 +113,7 @@ DOCUMENT_LIMIT = 50 * MB
 """The largest file a bot may send (the Bot API's sendDocument)."""
 
 
-def sender(app: App, bot: Bot, *, paid: bool = False) -> SendOne:
+def sender(app: App, bot: JsonBot, *, paid: bool = False) -> SendOne:
     """Sends one outbox message to Telegram, an edit in place where it can; with ``paid``,
     bulk messages go as paid broadcasts (``allow_paid_broadcast``)."""
 
@@ -144,92 +143,82 @@ def sender(app: App, bot: Bot, *, paid: bool = False) -> SendOne:
     return send_one
 
 
-def inline_keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
+Markup = dict[str, Any]
+"""A keyboard as the Bot API's JSON."""
+
+
+def inline_keyboard(reply: Reply) -> Markup | None:
     if not reply.buttons:
         return None
-    return InlineKeyboardMarkup(
-        [
-            [InlineKeyboardButton(b.label, callback_data=b.data) for b in row]
-            for row in reply.buttons
-        ]
-    )
+    rows = [[{"text": b.label, "callback_data": b.data} for b in row] for row in reply.buttons]
+    return {"inline_keyboard": rows}
 
 
-def request_keyboard(reply: Reply) -> ReplyKeyboardMarkup:
+def request_keyboard(reply: Reply) -> Markup:
     """The request's key, then the reply's buttons as keys: inline buttons cannot share a
     message with a request, and keys sit at the bottom of the screen, under the thumb. A key
     sends its label as text, which :meth:`App.pressed` takes back to its button."""
-    request = KeyboardButton(
-        reply.request_label,
-        request_contact=reply.request is Request.CONTACT,
-        request_location=reply.request is Request.LOCATION,
-    )
-    keys = [[KeyboardButton(button.label) for button in row] for row in reply.buttons]
-    return ReplyKeyboardMarkup([[request], *keys], resize_keyboard=True, one_time_keyboard=True)
+    request = {
+        "text": reply.request_label,
+        "request_contact": reply.request is Request.CONTACT,
+        "request_location": reply.request is Request.LOCATION,
+    }
+    keys = [[{"text": button.label} for button in row] for row in reply.buttons]
+    return {"keyboard": [[request], *keys], "resize_keyboard": True, "one_time_keyboard": True}
 
 
 def chunks(text: str, limit: int = TEXT_LIMIT) -> list[str]:
     return [text[i : i + limit] for i in range(0, len(text), limit)] or [""]
 
 
-async def edit(bot: Bot, chat_id: int, message_id: int, reply: Reply) -> None:
+async def edit(bot: JsonBot, chat_id: int, message_id: int, reply: Reply) -> None:
     """Changes a message in place: its caption when it carries a picture, else its text."""
-    markup = inline_keyboard(reply)
+    changed: dict[str, Any] = {
+        "chat_id": chat_id,
+        "message_id": message_id,
+        "reply_markup": inline_keyboard(reply),
+    }
     try:
         if reply.photo:
-            await bot.edit_message_caption(
-                chat_id, message_id, caption=reply.text[:CAPTION_LIMIT], reply_markup=markup
-            )
+            await bot.call("editMessageCaption", caption=reply.text[:CAPTION_LIMIT], **changed)
         else:
-            await bot.edit_message_text(
-                reply.text[:TEXT_LIMIT], chat_id, message_id, reply_markup=markup
-            )
+            await bot.call("editMessageText", text=reply.text[:TEXT_LIMIT], **changed)
     except BadRequest as bad:
         if "not modified" not in str(bad).lower():
             raise
 
 
-async def send(bot: Bot, chat_id: int, reply: Reply, *, paid: bool = False) -> int:
+ATTACHED = (("photo", "sendPhoto"), ("document", "sendDocument"), ("voice", "sendVoice"))
+"""A reply's file fields, each with the method that sends it (the field is its parameter)."""
+
+
+async def send(bot: JsonBot, chat_id: int, reply: Reply, *, paid: bool = False) -> int:
     """Renders one reply and returns the id of its main message (a long text goes in parts)."""
-    markup = request_keyboard(reply) if reply.request else inline_keyboard(reply)
     charge: dict[str, Any] = {"allow_paid_broadcast": True} if paid else {}
-    caption = reply.text[:CAPTION_LIMIT] or None
-    sent: Message
-    if reply.photo:
-        picture = await asyncio.to_thread(Path(reply.photo).read_bytes)
-        sent = await bot.send_photo(
-            chat_id, picture, caption=caption, reply_markup=markup, **charge
+    markup = request_keyboard(reply) if reply.request else inline_keyboard(reply)
+    common = {"chat_id": chat_id, "reply_markup": markup, **charge}
+    for field, method in ATTACHED:
+        if path := getattr(reply, field):
+            content = await asyncio.to_thread(Path(path).read_bytes)
+            upload = InputFile(content, filename=Path(path).name)
+            caption = reply.text[:CAPTION_LIMIT] or None
+            sent = await bot.call(method, **{field: upload}, caption=caption, **common)
+            return int(sent["message_id"])
+    if venue := reply.venue:
+        sent = await bot.call(
+            "sendVenue",
+            latitude=venue.latitude,
+            longitude=venue.longitude,
+            title=venue.title,
+            address=venue.address,
+            **common,
         )
-    elif reply.document:
-        document = await asyncio.to_thread(Path(reply.document).read_bytes)
-        sent = await bot.send_document(
-            chat_id,
-            document,
-            caption=caption,
-            reply_markup=markup,
-            filename=Path(reply.document).name,
-            **charge,
-        )
-    elif reply.voice:
-        voice = await asyncio.to_thread(Path(reply.voice).read_bytes)
-        sent = await bot.send_voice(chat_id, voice, caption=caption, reply_markup=markup, **charge)
-    elif reply.venue:
-        venue = reply.venue
-        sent = await bot.send_venue(
-            chat_id,
-            venue.latitude,
-            venue.longitude,
-            venue.title,
-            venue.address,
-            reply_markup=markup,
-            **charge,
-        )
-    else:
-        parts = chunks(reply.text)
-        for part in parts[:-1]:
-            await bot.send_message(chat_id, part, **charge)
-        sent = await bot.send_message(chat_id, parts[-1], reply_markup=markup, **charge)
-    return sent.message_id
+        return int(sent["message_id"])
+    parts = chunks(reply.text)
+    for part in parts[:-1]:
+        await bot.call("sendMessage", chat_id=chat_id, text=part, **charge)
+    sent = await bot.call("sendMessage", text=parts[-1], **common)
+    return int(sent["message_id"])
 
 
 Pressed = Callable[[str, str], Awaitable[str | None]]
@@ -250,12 +239,24 @@ Fetch = Callable[[Any], Awaitable[Fetched]]
 
 
 def received(update: dict[str, Any]) -> Received:
-    """An update as kept in the inbox: keyed by its id, in the order of its chat."""
-    parsed = Update.de_json(update, None)
-    chat = parsed.effective_chat or parsed.effective_user
-    return Received(
-        f"{PLATFORM}:{parsed.update_id}", PLATFORM, str(chat.id if chat else 0), update
-    )
+    """An update as kept in the inbox: keyed by its id, in the order of its chat (its
+    sender's, when it has no chat). Read from the JSON: objects are made once, when handled."""
+    update_id = update["update_id"]
+    if not isinstance(update_id, int):
+        raise TypeError("update_id is not a number")
+    return Received(f"{PLATFORM}:{update_id}", PLATFORM, str(_chat_of(update)), update)
+
+
+def _chat_of(update: dict[str, Any]) -> int:
+    for kind, content in update.items():
+        if kind == "update_id" or not isinstance(content, dict):
+            continue
+        chat = content.get("chat") or (content.get("message") or {}).get("chat")
+        person = content.get("from") or content.get("user")
+        for found in (chat, person):
+            if isinstance(found, dict) and isinstance(found.get("id"), int):
+                return int(found["id"])
+    return 0
 
 
 async def event_from(update: Update, fetch: Fetch, pressed: Pressed) -> Event | None:
@@ -336,10 +337,10 @@ def edited(who: str, key: str, message: Message) -> Event | None:
     )
 
 
-def build_bot(settings: Settings, limits: Limits) -> ExtBot[Any]:
+def build_bot(settings: Settings, limits: Limits) -> JsonBot:
     if not settings.telegram_token:
         raise TelegramStartError("TELEGRAM_BOT_TOKEN is not set")
-    return ExtBot(
+    return JsonBot(
         settings.telegram_token.value,
         base_url=settings.telegram_api_url,
         base_file_url=settings.telegram_file_url,
@@ -482,12 +483,10 @@ class TelegramRunner:
         offset, pause = 0, 1.0
         while True:
             try:
-                updates = await self.bot.get_updates(
-                    offset=offset, timeout=POLL_TIMEOUT_S, allowed_updates=Update.ALL_TYPES
-                )
+                updates = await self.bot.updates_after(offset, POLL_TIMEOUT_S, POLL_READ_S)
                 if updates:
-                    await self.intake.accept([received(u.to_dict()) for u in updates])
-                    offset = updates[-1].update_id + 1
+                    await self.intake.accept([received(update) for update in updates])
+                    offset = updates[-1]["update_id"] + 1
                 pause = 1.0
             except asyncio.CancelledError:
                 raise
