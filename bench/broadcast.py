@@ -1,7 +1,9 @@
 """Riders' answers during a broadcast to 100,000 riders, and how fast the broadcast drains.
 
-Not a test: it prints one JSON line per round. The bot runs in this process against a local
-Bot API server, with 100,000 riders in its database. Ten probe riders ask for /help, each
+Not a test: it prints one JSON line per round. The bot runs in this process with 100,000
+riders in its database; a local Bot API server and the riders run in a process of their own
+(``bench/outside.py``), so the copies' traffic costs the bot only its own side of it. Ten
+probe riders ask for /help, each
 again a second after its answer, first with no broadcast, then while an admin's broadcast to
 all riders drains; their p99 answer time is compared. Two rounds: under Telegram's limits (30
 messages/s: the broadcast would take about an hour, so its rate is measured over the probe's
@@ -24,8 +26,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.outside import Outside
 from bot.app import App
 from bot.config import Secret, Settings
+from bot.memory import settle_heap
 from bot.transports.telegram import UNLIMITED, Limits, TelegramRunner
 from storage import users
 from tests.fake_telegram import TOKEN, FakeTelegram
@@ -87,54 +91,59 @@ async def start_broadcast(server: FakeTelegram) -> float:
     return took
 
 
-def bot_settings(server: FakeTelegram, data_dir: Path) -> Settings:
+def bot_settings(api_url: str, file_url: str, data_dir: Path) -> Settings:
     """The bot on the local Bot API server, with one admin and no quiet hours."""
     return Settings(
         data_dir=data_dir,
         admins=frozenset({f"telegram:{ADMIN}"}),
         telegram_token=Secret(TOKEN),
-        telegram_api_url=server.api_url,
-        telegram_file_url=server.file_url,
+        telegram_api_url=api_url,
+        telegram_file_url=file_url,
         quiet_hours=(),
     )
 
 
-async def round_of(riders: int, limits: Limits, to_the_end: bool) -> dict[str, object]:
-    server = FakeTelegram()
-    await server.start()
-    with tempfile.TemporaryDirectory() as folder:
-        settings = bot_settings(server, Path(folder))
-        app = await App.open(settings)
-        async with app.db.transaction() as tx:
-            for n in range(riders):
-                await users.touch(tx, f"telegram:{100_000 + n}", app.clock.now())
-        runner = TelegramRunner(app, settings, limits)
-        await runner.start()
-        try:
-            quiet = await probing(server, WINDOW_S)
-            confirmation_s = await start_broadcast(server)
-            before, started = copies(server), time.perf_counter()
-            during = await probing(server, WINDOW_S)
-            rate = (copies(server) - before) / (time.perf_counter() - started)
-            figures: dict[str, object] = {
-                "limits": "telegram" if limits.overall_per_s else "lifted",
-                "riders": riders,
-                "without_broadcast": quiet,
-                "during_broadcast": during,
-                "p99_ratio": round(during["p99_ms"] / quiet["p99_ms"], 2),
-                "confirmation_answered_s": round(confirmation_s, 2),
-                "copies_per_s_while_probing": round(rate, 1),
-            }
-            if to_the_end:
-                last = 100_000 + riders - 1
-                await server.wait_for(lambda: bool(server.sent_to(last)), within=3600)
-                figures["all_copies_s"] = round(time.perf_counter() - started, 1)
-                figures["copies_per_s"] = round(riders / (time.perf_counter() - started), 1)
-        finally:
-            await runner.stop()
-            await app.close()
-    await server.stop()
+async def broadcasting(server: FakeTelegram, riders: int | None) -> dict[str, object]:
+    """The riders' side, in the outside process: probes without a broadcast, the admin's
+    broadcast, probes during it, and (given how many riders it goes to) its end."""
+    quiet = await probing(server, WINDOW_S)
+    confirmation_s = await start_broadcast(server)
+    before, started = copies(server), time.perf_counter()
+    during = await probing(server, WINDOW_S)
+    rate = (copies(server) - before) / (time.perf_counter() - started)
+    figures: dict[str, object] = {
+        "without_broadcast": quiet,
+        "during_broadcast": during,
+        "p99_ratio": round(during["p99_ms"] / quiet["p99_ms"], 2),
+        "confirmation_answered_s": round(confirmation_s, 2),
+        "copies_per_s_while_probing": round(rate, 1),
+    }
+    if riders is not None:
+        last = 100_000 + riders - 1
+        await server.wait_for(lambda: bool(server.sent_to(last)), within=3600)
+        figures["all_copies_s"] = round(time.perf_counter() - started, 1)
+        figures["copies_per_s"] = round(riders / (time.perf_counter() - started), 1)
     return figures
+
+
+async def round_of(riders: int, limits: Limits, to_the_end: bool) -> dict[str, object]:
+    async with Outside(broadcasting, riders if to_the_end else None) as outside:
+        with tempfile.TemporaryDirectory() as folder:
+            settings = bot_settings(outside.api_url, outside.file_url, Path(folder))
+            app = await App.open(settings)
+            async with app.db.transaction() as tx:
+                for n in range(riders):
+                    await users.touch(tx, f"telegram:{100_000 + n}", app.clock.now())
+            runner = TelegramRunner(app, settings, limits)
+            await runner.start()
+            settle_heap()
+            try:
+                figures = await outside.result()
+            finally:
+                await runner.stop()
+                await app.close()
+    limited = "telegram" if limits.overall_per_s else "lifted"
+    return {"limits": limited, "riders": riders, **figures}
 
 
 async def main(riders: int) -> None:

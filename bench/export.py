@@ -1,11 +1,12 @@
 """Riders' answers while an admin's export of a million items is being written.
 
-Not a test: it prints one JSON line per format. The bot runs in this process against a local
-Bot API server, on a copy of a data directory built as ``bench/scale.py`` builds it (a copy
-per format: the local server numbers its updates from 1 each time, and the bot remembers the
-ones it handled). Ten probe riders ask for /help, each again a second after its answer: first
-with nothing else going on, then from the admin's ``/export hazards FORMAT`` until the file
-has arrived; their p99 answer times are compared.
+Not a test: it prints one JSON line per format. The bot runs in this process, and a local Bot
+API server with the riders in a process of their own (``bench/outside.py``). The bot works on
+a copy of a data directory built as ``bench/scale.py`` builds it (a copy per format: the local
+server numbers its updates from 1 each time, and the bot remembers the ones it handled). Ten
+probe riders ask for /help, each again a second after its answer: first with nothing else
+going on, then from the admin's ``/export hazards FORMAT`` until the file has arrived; their
+p99 answer times are compared.
 Run: ``python bench/export.py [--items 1000000] [--formats csv,xlsx]``.
 """
 
@@ -23,6 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.broadcast import ADMIN, PROBES, WINDOW_S, bot_settings, probe, probing, summary
+from bench.outside import Outside
 from bench.scale import build
 from bot.app import App
 from bot.transports.telegram import UNLIMITED, TelegramRunner
@@ -51,21 +53,11 @@ async def during_export(server: FakeTelegram, fmt: str) -> tuple[dict[str, float
     return summary(latencies), took
 
 
-async def round_of(data_dir: Path, fmt: str) -> dict[str, object]:
-    server = FakeTelegram()
-    await server.start()
-    settings = bot_settings(server, data_dir)
-    app = await App.open(settings)
-    runner = TelegramRunner(app, settings, UNLIMITED)
-    await runner.start()
-    try:
-        await probing(server, WARM_UP_S)
-        quiet = await probing(server, WINDOW_S)
-        during, took = await during_export(server, fmt)
-    finally:
-        await runner.stop()
-        await app.close()
-        await server.stop()
+async def exporting(server: FakeTelegram, fmt: str) -> dict[str, object]:
+    """The riders' and the admin's side, in the outside process."""
+    await probing(server, WARM_UP_S)
+    quiet = await probing(server, WINDOW_S)
+    during, took = await during_export(server, fmt)
     return {
         "format": fmt,
         "export_s": round(took, 1),
@@ -73,6 +65,19 @@ async def round_of(data_dir: Path, fmt: str) -> dict[str, object]:
         "during_export": during,
         "p99_ratio": round(during["p99_ms"] / quiet["p99_ms"], 2),
     }
+
+
+async def round_of(data_dir: Path, fmt: str) -> dict[str, object]:
+    async with Outside(exporting, fmt) as outside:
+        settings = bot_settings(outside.api_url, outside.file_url, data_dir)
+        app = await App.open(settings)
+        runner = TelegramRunner(app, settings, UNLIMITED)
+        await runner.start()
+        try:
+            return dict(await outside.result())
+        finally:
+            await runner.stop()
+            await app.close()
 
 
 def main() -> None:

@@ -13,6 +13,7 @@ from bot.config import Settings
 from bot.events import Event, Handled, Outgoing, Reply
 from bot.group_commit import GroupCommit
 from bot.health import HealthCheck
+from bot.hush import Hush
 from bot.i18n import Catalog, catalog
 from bot.memory import keep_large_blocks_apart
 from handlers import actions, afterwards, broadcast
@@ -20,7 +21,7 @@ from handlers.actions import Role
 from handlers.dispatch import Dispatcher
 from handlers.registry import build_registry
 from handlers.timers import TimerRunner
-from storage import branches, inbox, outbox, users
+from storage import branches, broadcasts, inbox, outbox, users
 from storage.db import Database, StorageUnavailable, Tx
 
 log = logging.getLogger(__name__)
@@ -45,9 +46,12 @@ class App:
     failing: asyncio.Event = field(default_factory=asyncio.Event)
     """Set when the database has refused ``max_storage_failures`` writes in a row: the
     process should stop, non-zero, for its supervisor to start it afresh."""
+    hush: Hush = field(default_factory=Hush)
+    """Bulk messages wait while an answer is on its way (the transports' intake and
+    delivery tell it)."""
     health: HealthCheck = field(init=False)
     """Called, tells whether the bot is doing its work (``/healthz``)."""
-    _marks: GroupCommit[tuple[outbox.Mark, bool]] = field(init=False)
+    _marks: GroupCommit[outbox.Mark] = field(init=False)
 
     def __post_init__(self) -> None:
         self._marks = GroupCommit(self._write_marks)
@@ -126,38 +130,26 @@ class App:
         return await self.timers.run_due()
 
     async def unsent(
-        self, platform: str, after: int = 0, *, bulk: bool | None = None
+        self, platform: str, after: int = 0, *, bulk: bool | None = None, limit: int = 500
     ) -> list[Outgoing]:
         async with self.db.reading() as tx:
-            return await outbox.unsent(tx, platform, after, bulk=bulk)
+            return await outbox.unsent(tx, platform, after, bulk=bulk, limit=limit)
 
     async def mark_sent(
-        self,
-        message_id: int,
-        delivered_as: str | None = None,
-        outcome: str = "sent",
-        *,
-        of_broadcast: bool = False,
+        self, message_id: int, delivered_as: str | None = None, outcome: str = "sent"
     ) -> None:
         """A transport is done with a message; returns once that is committed (an edit of
         the message needs its ``delivered_as``)."""
-        await self._marks.add((outbox.Mark(message_id, delivered_as, outcome), of_broadcast))
+        await self._marks.add(outbox.Mark(message_id, delivered_as, outcome))
 
-    async def _write_marks(self, marks: list[tuple[outbox.Mark, bool]]) -> None:
-        """A broadcast's progress moves with its copies, one copy at a time, so every
-        progress step and the last copy are seen; the progress message it queues goes out
-        at once. A copy is counted before its mark, which tells a held copy (counted when
-        it was held) from a new one."""
+    async def _write_marks(self, marks: list[outbox.Mark]) -> None:
+        """A broadcast's progress moves with its copies; the progress message it queues
+        goes out at once."""
         queued = False
         async with self.db.transaction() as tx:
             now = self.clock.now()
-            await outbox.mark_sent(tx, [mark for mark, copy in marks if not copy], now)
-            for mark, copy in marks:
-                if copy:
-                    queued |= await broadcast.on_delivery(
-                        tx, self.catalog, mark.message_id, mark.outcome, now
-                    )
-                    await outbox.mark_sent(tx, [mark], now)
+            for tally in await broadcasts.settle(tx, marks, now):
+                queued |= await broadcast.on_delivery(tx, self.catalog, tally, now)
         if queued and self.on_queued is not None:
             self.on_queued()
 

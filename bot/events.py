@@ -6,6 +6,7 @@ back; nothing else crosses the boundary, so a flow written once runs on every pl
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -98,13 +99,8 @@ class Reply:
 
     @classmethod
     def from_json(cls, raw: str) -> Reply:
-        data: dict[str, Any] = json.loads(raw)
-        buttons = tuple(tuple(Button(**b) for b in row) for row in data.pop("buttons"))
-        venue = Venue(**data.pop("venue")) if data.get("venue") else None
-        data.pop("venue", None)
-        request = Request(data.pop("request")) if data.get("request") else None
-        data.pop("request", None)
-        return cls(buttons=buttons, venue=venue, request=request, **data)
+        """Read once per text: a broadcast's copies share theirs, and a reply is immutable."""
+        return _reply_from(raw)
 
     @property
     def shows_nothing(self) -> bool:
@@ -157,3 +153,14 @@ class Outgoing:
     @property
     def address(self) -> str:
         return self.recipient.split(":", 1)[1]
+
+
+@functools.lru_cache(maxsize=256)
+def _reply_from(raw: str) -> Reply:
+    data: dict[str, Any] = json.loads(raw)
+    buttons = tuple(tuple(Button(**b) for b in row) for row in data.pop("buttons"))
+    venue = Venue(**data.pop("venue")) if data.get("venue") else None
+    data.pop("venue", None)
+    request = Request(data.pop("request")) if data.get("request") else None
+    data.pop("request", None)
+    return Reply(buttons=buttons, venue=venue, request=request, **data)

@@ -15,6 +15,7 @@ from typing import Protocol
 
 from bot.app import App
 from bot.config import Settings
+from bot.memory import settle_heap
 from bot.web.server import serve_console
 from storage.db import StorageUnavailable
 
@@ -78,6 +79,7 @@ async def serve(
         app = await App.open(settings)
         try:
             running = await launch(app)
+            settle_heap()
             catching_up = asyncio.create_task(app.catch_up())
             console = await serve_console(app, web) if web else None
             if "admin" not in (await app.staff()).values():

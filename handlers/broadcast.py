@@ -160,18 +160,12 @@ async def start_broadcast(ctx: Context, _: str) -> None:
     await engine.begin(ctx, BROADCAST, None if ctx.is_admin else {"audience": "branch"})
 
 
-async def on_delivery(
-    tx: Tx, catalog: Catalog, message_id: int, outcome: str, now: datetime
-) -> bool:
-    """After each copy is done with: count, edit the progress message now and then, and
-    report when the last copy is done. True when that queued a message."""
-    broadcast = await broadcasts.of_message(tx, message_id)
-    if broadcast is None or broadcast.finished:
-        return False
-    counts = await broadcasts.count_outcome(tx, broadcast.id, outcome)
-    done = sum(counts.values())
+async def on_delivery(tx: Tx, catalog: Catalog, tally: broadcasts.Tally, now: datetime) -> bool:
+    """After copies were counted: edit the progress message each time another step of
+    copies is done, and report when the last one is. True when that queued a message."""
+    broadcast, counts, done = tally.broadcast, tally.counts, tally.done
     step = max(1, broadcast.total // PROGRESS_STEPS)
-    if done % step and done < broadcast.total:
+    if done // step == tally.before // step and done < broadcast.total:
         return False
     lang = await users.lang_of(tx, broadcast.author)
     figures = {

@@ -8,10 +8,14 @@ counts survive a restart halfway through and the pruning of old outbox rows.
 from __future__ import annotations
 
 import json
+import sqlite3
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from storage.db import Tx, fetch_all, fetch_one
+from storage import outbox
+from storage.db import IN_LIST, Tx, as_list, fetch_all, fetch_one, on_thread
 from storage.timefmt import to_db
 
 PARTY_STATUSES = ("member", "probationary")
@@ -144,34 +148,65 @@ async def set_progress_message(tx: Tx, broadcast_id: int, message_id: int) -> No
     )
 
 
-async def of_message(tx: Tx, message_id: int) -> Broadcast | None:
-    """The broadcast an outbox message is a copy of, if any, and if the copy is not counted
-    yet: a copy held for its recipient to write again was counted as held."""
-    row = await fetch_one(
-        tx,
-        "SELECT b.id, b.author, b.total, b.progress_message, b.finished_at FROM outbox o "
-        "JOIN broadcasts b ON b.id = o.broadcast_id "
-        "WHERE o.id = ? AND coalesce(o.outcome, '') != 'held'",
-        (message_id,),
-    )
-    if row is None:
-        return None
-    return Broadcast(row[0], row[1], row[2], row[3], row[4] is not None)
-
-
 OUTCOMES = ("sent", "failed", "blocked", "held")
 
 
-async def count_outcome(tx: Tx, broadcast_id: int, outcome: str) -> dict[str, int]:
-    """Counts one more copy done with ``outcome``; returns the counts so far."""
-    column = outcome if outcome in OUTCOMES else "failed"
-    row = await fetch_one(
-        tx,
-        f"UPDATE broadcasts SET {column} = {column} + 1 WHERE id = ? "
-        "RETURNING sent, failed, blocked, held",
-        (broadcast_id,),
+@dataclass(frozen=True)
+class Tally:
+    """A running broadcast's counts once a batch of its copies was counted."""
+
+    broadcast: Broadcast
+    before: int
+    """Copies done with before the batch."""
+    counts: dict[str, int]
+
+    @property
+    def done(self) -> int:
+        return sum(self.counts.values())
+
+
+async def settle(tx: Tx, marks: Sequence[outbox.Mark], now: datetime) -> list[Tally]:
+    """Counts the broadcast copies among ``marks``, then marks every message done with, all
+    in one trip: a broadcast's copies are marked by the thousand a second."""
+    return await on_thread(tx, _settle_in, marks, now)
+
+
+def _settle_in(
+    conn: sqlite3.Connection, marks: Sequence[outbox.Mark], now: datetime
+) -> list[Tally]:
+    tallies = _count_copies_in(conn, marks)
+    outbox.mark_sent_in(conn, marks, now)
+    return tallies
+
+
+def _count_copies_in(conn: sqlite3.Connection, marks: Sequence[outbox.Mark]) -> list[Tally]:
+    """Counts each copy not counted yet (a copy held for its recipient to write again was
+    counted as held) for its broadcast, unless that broadcast has finished."""
+    copies = dict(
+        conn.execute(
+            f"SELECT id, broadcast_id FROM outbox WHERE id {IN_LIST} "
+            "AND broadcast_id IS NOT NULL AND coalesce(outcome, '') != 'held'",
+            (as_list(mark.message_id for mark in marks),),
+        ).fetchall()
     )
-    return dict(zip(OUTCOMES, row, strict=True)) if row else dict.fromkeys(OUTCOMES, 0)
+    added: dict[int, Counter[str]] = {}
+    for mark in marks:
+        if mark.message_id in copies:
+            column = mark.outcome if mark.outcome in OUTCOMES else "failed"
+            added.setdefault(copies[mark.message_id], Counter())[column] += 1
+    tallies = []
+    for broadcast_id, more in added.items():
+        row = conn.execute(
+            "UPDATE broadcasts SET sent = sent + ?, failed = failed + ?, blocked = blocked + ?, "
+            "held = held + ? WHERE id = ? AND finished_at IS NULL "
+            "RETURNING id, author, total, progress_message, sent, failed, blocked, held",
+            (*(more[column] for column in OUTCOMES), broadcast_id),
+        ).fetchone()
+        if row is not None:
+            counts = dict(zip(OUTCOMES, row[4:], strict=True))
+            running = Broadcast(row[0], row[1], row[2], row[3], finished=False)
+            tallies.append(Tally(running, sum(counts.values()) - more.total(), counts))
+    return tallies
 
 
 async def finish(tx: Tx, broadcast_id: int, now: datetime) -> None:

@@ -6,6 +6,7 @@ yet sent goes out on the next start, so no confirmation is lost and none is inve
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -91,8 +92,9 @@ class Mark:
     outcome: str = "sent"
 
 
-async def mark_sent(tx: Tx, marks: Sequence[Mark], now: datetime) -> None:
-    await tx.executemany(
+def mark_sent_in(conn: sqlite3.Connection, marks: Sequence[Mark], now: datetime) -> None:
+    """On the database thread."""
+    conn.executemany(
         "UPDATE outbox SET sent_at = ?, delivered_as = ?, outcome = ? WHERE id = ?",
         [
             (to_db(now), mark.delivered_as, mark.outcome, mark.message_id)
@@ -100,7 +102,7 @@ async def mark_sent(tx: Tx, marks: Sequence[Mark], now: datetime) -> None:
             if mark.outcome != "held"
         ],
     )
-    await tx.executemany(
+    conn.executemany(
         "UPDATE outbox SET held = 1, outcome = 'held' WHERE id = ?",
         [(mark.message_id,) for mark in marks if mark.outcome == "held"],
     )

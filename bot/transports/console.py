@@ -113,9 +113,7 @@ class Console:
                 PLATFORM, after=delivered[-1].id if delivered else 0
             ):
                 for message in batch:
-                    await self.app.mark_sent(
-                        message.id, of_broadcast=message.broadcast_id is not None
-                    )
+                    await self.app.mark_sent(message.id)
                 delivered += batch
         return [message for message in delivered if not message.reply.shows_nothing]
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from bot.app import App
 from bot.events import Button, Outgoing, Reply
-from bot.transports.gate import RateGate
+from bot.transports.gate import LoopShare, RateGate
 from bot.transports.lanes import Lanes, LaneWorker, persistently
 from handlers.buttons import pack
 
@@ -115,6 +115,10 @@ def plain(message: Outgoing) -> bool:
     )
 
 
+def _answers_in(queue: deque[Outgoing]) -> bool:
+    return any(not waiting.bulk for waiting in queue)
+
+
 FLOOD_SHOWN = 5
 """Items a flood's summary names; the rest are in /pending."""
 
@@ -123,6 +127,9 @@ class Delivery(LaneWorker):
     IN_FLIGHT = 16
     """Requests on the wire at once: enough to fill Telegram's 30 messages/s over round trips
     of a few hundred milliseconds, few enough that a broadcast leaves connections free."""
+    BULK_READ = 100
+    """Bulk messages read at a time: each is a few milliseconds of the event loop's time
+    (an answer waits that long), and the outbox's backlog is topped up as it goes."""
     KEPT_FOR_ANSWERS = 4
     """Requests on the wire that bulk messages never take: an answer finds one free at once,
     whatever the platform's rate (or with none, against a local server)."""
@@ -147,6 +154,7 @@ class Delivery(LaneWorker):
         self._per_minute = None if pace.per_s is None else pace.burst + int(pace.per_s * 60)
         """Cards one person can be sent in a minute: more waiting are a flood."""
         self._gate = RateGate(overall_per_s)
+        self._share = LoopShare()
         self._wire = asyncio.Semaphore(self.IN_FLIGHT)
         self._bulk_wire = asyncio.Semaphore(self.IN_FLIGHT - self.KEPT_FOR_ANSWERS)
         self._lanes: Lanes[Outgoing] = Lanes(
@@ -155,8 +163,8 @@ class Delivery(LaneWorker):
             lambda message: message.id,
             lambda message: message.address,
             self._send,
-            later=partial(app.unsent, platform, bulk=True),
-            on_first_kind=self._gate.promote,
+            later=partial(app.unsent, platform, bulk=True, limit=self.BULK_READ),
+            on_first_kind=self._promote,
         )
         self.wake = self._lanes.wake
         self.look_again = self._lanes.look_again
@@ -182,24 +190,38 @@ class Delivery(LaneWorker):
             if len(batch) > 1 and not flooded:
                 merged = Reply(text="\n\n".join(m.reply.text for m in batch))
                 message = replace(message, reply=merged)
-            answers_behind = any(not waiting.bulk for waiting in queue)
-            await self._gate.take(message.address, bulk=message.bulk and not answers_behind)
+            yields = message.bulk and not _answers_in(queue)
+            if yields:
+                await self.app.hush.quiet()
+                await self._share.gate.take(message.address, bulk=not _answers_in(queue))
+                yields = not _answers_in(queue)
+            await self._gate.take(message.address, bulk=yields)
+            answering = contextlib.nullcontext() if yields else self.app.hush.answering()
             async with self._bulk_wire if message.bulk else contextlib.nullcontext(), self._wire:
-                delivered_as, outcome = await self._send_until_done(message)
+                with answering:
+                    delivered_as, outcome = await self._send_until_done(message)
             if flooded and outcome == "sent":
                 delivered_as, outcome = None, "merged"
         for done in batch:
-            mark = partial(
-                self.app.mark_sent,
-                done.id,
-                delivered_as,
-                outcome,
-                of_broadcast=done.broadcast_id is not None,
-            )
+            mark = partial(self.app.mark_sent, done.id, delivered_as, outcome)
             await persistently(mark, f"marking message {done.id} sent")
             if outcome != "held":
                 await self._forget_export(done.reply)
         return batch
+
+    def _promote(self, chat: str) -> None:
+        """An answer joined the chat's lane: its waiting bulk message goes ahead at both
+        gates, or the answer would wait behind it."""
+        self._share.gate.promote(chat)
+        self._gate.promote(chat)
+
+    def start(self) -> None:
+        super().start()
+        self._share.start()
+
+    async def stop(self) -> None:
+        await self._share.stop()
+        await super().stop()
 
     async def _forget_export(self, reply: Reply) -> None:
         """An exported file (names, phone numbers) or a chart is removed once the chat has

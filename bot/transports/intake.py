@@ -66,16 +66,20 @@ class Intake(LaneWorker):
         database does not take them: then nothing may be acknowledged), and lets the workers
         at them."""
         if deliveries or along is not None:
-            await self._app.receive(deliveries, along)
+            with self._app.hush.answering():
+                await self._app.receive(deliveries, along)
             self._lanes.wake.set()
 
     async def _work(self, delivery: Received, queue: deque[Received]) -> list[Received]:
         delivery = replace(delivery, following=self._following(delivery, queue))
-        try:
-            await persistently(partial(self._handle_one, delivery), f"handling {delivery.key}")
-        except Exception:
-            log.exception("%s could not be handled; set aside", delivery.key)
-            await persistently(partial(self._app.settle, delivery.key), f"settling {delivery.key}")
+        with self._app.hush.answering():
+            try:
+                handling = partial(self._handle_one, delivery)
+                await persistently(handling, f"handling {delivery.key}")
+            except Exception:
+                log.exception("%s could not be handled; set aside", delivery.key)
+                settling = partial(self._app.settle, delivery.key)
+                await persistently(settling, f"settling {delivery.key}")
         return [delivery]
 
     def _following(self, delivery: Received, queue: deque[Received]) -> int:
