@@ -26,11 +26,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.outside import Outside
+from bench.outside import Outside, run_bot
 from bot.app import App
 from bot.config import Secret, Settings
-from bot.memory import settle_heap
-from bot.transports.telegram import UNLIMITED, Limits, TelegramRunner
+from bot.transports.telegram import UNLIMITED, Limits
 from storage import users
 from tests.fake_telegram import TOKEN, FakeTelegram
 
@@ -130,18 +129,13 @@ async def round_of(riders: int, limits: Limits, to_the_end: bool) -> dict[str, o
     async with Outside(broadcasting, riders if to_the_end else None) as outside:
         with tempfile.TemporaryDirectory() as folder:
             settings = bot_settings(outside.api_url, outside.file_url, Path(folder))
-            app = await App.open(settings)
-            async with app.db.transaction() as tx:
-                for n in range(riders):
-                    await users.touch(tx, f"telegram:{100_000 + n}", app.clock.now())
-            runner = TelegramRunner(app, settings, limits)
-            await runner.start()
-            settle_heap()
-            try:
-                figures = await outside.result()
-            finally:
-                await runner.stop()
-                await app.close()
+
+            async def crowd(app: App) -> None:
+                async with app.db.transaction() as tx:
+                    for n in range(riders):
+                        await users.touch(tx, f"telegram:{100_000 + n}", app.clock.now())
+
+            figures = await run_bot(outside, settings, limits, crowd)
     limited = "telegram" if limits.overall_per_s else "lifted"
     return {"limits": limited, "riders": riders, **figures}
 

@@ -24,10 +24,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.broadcast import ADMIN, PROBES, WINDOW_S, bot_settings, probe, probing, summary
-from bench.outside import Outside
+from bench.outside import Outside, run_bot
 from bench.scale import build
-from bot.app import App
-from bot.transports.telegram import UNLIMITED, TelegramRunner
+from bot.transports.telegram import UNLIMITED
 from tests.fake_telegram import FakeTelegram
 
 WARM_UP_S = 10.0
@@ -70,14 +69,7 @@ async def exporting(server: FakeTelegram, fmt: str) -> dict[str, object]:
 async def round_of(data_dir: Path, fmt: str) -> dict[str, object]:
     async with Outside(exporting, fmt) as outside:
         settings = bot_settings(outside.api_url, outside.file_url, data_dir)
-        app = await App.open(settings)
-        runner = TelegramRunner(app, settings, UNLIMITED)
-        await runner.start()
-        try:
-            return dict(await outside.result())
-        finally:
-            await runner.stop()
-            await app.close()
+        return dict(await run_bot(outside, settings, UNLIMITED))
 
 
 def main() -> None:

@@ -17,6 +17,10 @@ from multiprocessing.connection import Connection
 from types import TracebackType
 from typing import Any
 
+from bot.app import App
+from bot.config import Settings
+from bot.memory import settle_heap
+from bot.transports.telegram import Limits, TelegramRunner
 from tests.fake_telegram import FakeTelegram
 
 Scenario = Callable[[FakeTelegram, Any], Awaitable[Any]]
@@ -70,3 +74,26 @@ class Outside:
         await asyncio.to_thread(self._process.join, 10)
         if self._process.is_alive():
             self._process.kill()
+
+
+async def run_bot(
+    outside: Outside,
+    settings: Settings,
+    limits: Limits,
+    prepare: Callable[[App], Awaitable[None]] | None = None,
+) -> Any:
+    """The bot as ``nuanxin telegram`` runs it, until the scenario is over; returns what the
+    scenario found. ``prepare`` fills the database before the bot starts."""
+    app = await App.open(settings)
+    try:
+        if prepare is not None:
+            await prepare(app)
+        runner = TelegramRunner(app, settings, limits)
+        await runner.start()
+        settle_heap()
+        try:
+            return await outside.result()
+        finally:
+            await runner.stop()
+    finally:
+        await app.close()

@@ -38,10 +38,9 @@ from telegram.ext import (
     filters,
 )
 
-from bench.outside import Outside
-from bot.app import App
+from bench.outside import Outside, run_bot
 from bot.config import Secret, Settings
-from bot.transports.telegram import UNLIMITED, Limits, TelegramRunner
+from bot.transports.telegram import UNLIMITED, Limits
 from tests.fake_telegram import TOKEN, FakeTelegram
 
 RIDERS = 50
@@ -124,14 +123,7 @@ async def nuanxin(outside: Outside, folder: Path, limits: Limits) -> dict[str, f
         telegram_api_url=outside.api_url,
         telegram_file_url=outside.file_url,
     )
-    app = await App.open(settings)
-    runner = TelegramRunner(app, settings, limits)
-    await runner.start()
-    try:
-        return dict(await outside.result())
-    finally:
-        await runner.stop()
-        await app.close()
+    return dict(await run_bot(outside, settings, limits))
 
 
 def _builder(outside: Outside, limits: Limits) -> ApplicationBuilder[Any, Any, Any, Any, Any, Any]:
