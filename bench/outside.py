@@ -5,7 +5,8 @@ CPU to the bot (and let the bot's work slow the riders' clocks). Here they run i
 process: the bot under test has its process to itself, as it would in production.
 
 The scenario is a module-level coroutine function ``scenario(server, argument)`` (spawn pickles
-it by name); it starts once the bot says it is running, and what it returns comes back.
+it by name); it starts once the bot says it is running, and what it returns comes back. The
+server stays up until the bot has stopped, so the bot's last calls find it.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ async def _serving(scenario: Scenario, argument: Any, conn: Connection) -> None:
         conn.send((server.api_url, server.file_url))
         await asyncio.to_thread(conn.recv)
         conn.send(await scenario(server, argument))
+        await asyncio.to_thread(conn.recv)
     finally:
         await server.stop()
 
@@ -71,6 +73,8 @@ class Outside:
         error: BaseException | None,
         trace: TracebackType | None,
     ) -> None:
+        if self._process.is_alive():
+            self._conn.send("stop")
         await asyncio.to_thread(self._process.join, 10)
         if self._process.is_alive():
             self._process.kill()

@@ -1,4 +1,5 @@
-"""python-telegram-bot's HTTP requests, made with aiohttp."""
+"""python-telegram-bot's HTTP requests, made with aiohttp, and the bot that reads the answers
+to its most frequent calls as JSON."""
 
 from __future__ import annotations
 
