@@ -18,8 +18,11 @@ class GroupCommit(Generic[T]):
     events it answered. The batch grows with the load, so a quiet bot still commits at once.
     """
 
-    def __init__(self, write: Callable[[list[T]], Awaitable[None]]) -> None:
+    def __init__(self, write: Callable[[list[T]], Awaitable[None]], most: int = 64) -> None:
         self._write = write
+        self._most = most
+        """Records one commit takes at most: the writer's lock is held that much shorter
+        for whoever waits behind it (a rider's answer behind a broadcast's marks)."""
         self._waiting: list[tuple[T, asyncio.Future[None]]] = []
         self._writer: asyncio.Task[None] | None = None
 
@@ -39,7 +42,7 @@ class GroupCommit(Generic[T]):
         batch: list[tuple[T, asyncio.Future[None]]] = []
         try:
             while self._waiting:
-                batch, self._waiting = self._waiting, []
+                batch, self._waiting = self._waiting[: self._most], self._waiting[self._most :]
                 if not await self._settled(batch) and len(batch) > 1:
                     for pair in batch:
                         await self._settled([pair])

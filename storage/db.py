@@ -15,6 +15,7 @@ from typing import IO, Any, TypeVar, cast
 
 import aiosqlite
 
+from storage.checkpoints import Checkpoints
 from storage.migrations import MIGRATIONS
 
 Tx = aiosqlite.Connection
@@ -147,6 +148,7 @@ class Database:
         self.on_failure: Callable[[int], None] | None = None
         """Told the count of such failures in a row each time one more happens."""
         self._last: list[Callable[[sqlite3.Connection], None]] = []
+        self._checkpoints = Checkpoints(path, lambda: self.committed_at)
         self.held_s = 0.0
         """Seconds transactions have held the writer's lock: what one process can write is
         bounded by it, however many cores it has (``bench/telegram_throughput.py``)."""
@@ -169,15 +171,18 @@ class Database:
             await conn.execute("PRAGMA secure_delete=ON")
             db = cls(conn, path)
             await db._set_up(target_version)
+            await conn.execute("PRAGMA wal_autocheckpoint=0")
         except (OSError, sqlite3.Error) as bad:
             await conn.close()
             raise StorageUnavailable(f"cannot use {path}: {_reason(bad)}") from None
         except BaseException:
             await conn.close()
             raise
+        db._checkpoints.start()
         return db
 
     async def close(self) -> None:
+        await self._checkpoints.stop()
         await self._conn.close()
 
     async def schema_version(self) -> int:
@@ -273,7 +278,7 @@ class Database:
         """Copies the write-ahead log into the file and truncates it, so that personal data
         just deleted (and overwritten) leaves no earlier copy in the log. A reader in another
         process can keep it from finishing; a later checkpoint then overwrites the log."""
-        async with self._lock:
+        async with self._lock, self._checkpoints.lock:
             await self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     @asynccontextmanager

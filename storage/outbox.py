@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.events import Outgoing, Reply
-from storage.db import Tx, fetch_all, fetch_one
+from storage.db import IN_LIST, Tx, as_list, fetch_all, fetch_one
 from storage.timefmt import to_db
 
 
@@ -93,18 +93,19 @@ class Mark:
 
 
 def mark_sent_in(conn: sqlite3.Connection, marks: Sequence[Mark], now: datetime) -> None:
-    """On the database thread."""
-    conn.executemany(
-        "UPDATE outbox SET sent_at = ?, delivered_as = ?, outcome = ? WHERE id = ?",
-        [
-            (to_db(now), mark.delivered_as, mark.outcome, mark.message_id)
-            for mark in marks
-            if mark.outcome != "held"
-        ],
+    """On the database thread, one statement for the batch however large: between two
+    statements the thread waits for the interpreter's lock, and while the event loop is busy
+    (a broadcast draining) each wait is a slice of its time."""
+    done = [[m.message_id, m.delivered_as, m.outcome] for m in marks if m.outcome != "held"]
+    conn.execute(
+        "UPDATE outbox SET sent_at = ?, delivered_as = json_extract(m.value, '$[1]'), "
+        "outcome = json_extract(m.value, '$[2]') "
+        "FROM json_each(?) AS m WHERE outbox.id = json_extract(m.value, '$[0]')",
+        (to_db(now), as_list(done)),
     )
-    conn.executemany(
-        "UPDATE outbox SET held = 1, outcome = 'held' WHERE id = ?",
-        [(mark.message_id,) for mark in marks if mark.outcome == "held"],
+    held = [mark.message_id for mark in marks if mark.outcome == "held"]
+    conn.execute(
+        f"UPDATE outbox SET held = 1, outcome = 'held' WHERE id {IN_LIST}", (as_list(held),)
     )
 
 
