@@ -150,15 +150,23 @@ class Lanes(Woken, Generic[T]):
         async with self._reading:
             if self._reread:
                 self._taken, self._reread = [0] * len(self._reads), False
-            for kind, read in enumerate(self._reads):
-                while batch := await read(self._taken[kind]):
-                    self._queue(batch, later=bool(kind))
-                    if kind and len(self._holding) >= self.BACKLOG:
-                        self._more_later = True
-                        break
-                else:
-                    if kind:
-                        self._more_later = False
+            await self._read_first_kind()
+            if len(self._reads) == 1:
+                return
+            while batch := await self._reads[1](self._taken[1]):
+                self._queue(batch, later=True)
+                await self._read_first_kind()
+                if len(self._holding) >= self.BACKLOG:
+                    self._more_later = True
+                    break
+            else:
+                self._more_later = False
+
+    async def _read_first_kind(self) -> None:
+        """Also between two batches of the kind that yields: an answer queued meanwhile does
+        not wait for the backlog to be topped up."""
+        while batch := await self._reads[0](self._taken[0]):
+            self._queue(batch, later=False)
 
     async def idle(self) -> None:
         """Returns once every row read so far has been worked (tests, a clean stop)."""
