@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from selenium import webdriver
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
@@ -74,7 +75,10 @@ class Browser:
         def click(driver: webdriver.Chrome) -> None:
             old = driver.find_element(By.TAG_NAME, "html")
             driver.find_element(By.CSS_SELECTOR, css).click()
-            WebDriverWait(driver, 20).until(staleness_of(old))
+            # Asked mid-navigation, Chromium can answer "node does not belong to the
+            # document" instead of "stale": the next look gives the plain answer.
+            waiting = WebDriverWait(driver, 20, ignored_exceptions=[WebDriverException])
+            waiting.until(staleness_of(old))
 
         await self.run(click)
         return await self.text()
