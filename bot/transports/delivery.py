@@ -163,18 +163,26 @@ class Delivery(LaneWorker):
             lambda message: message.id,
             lambda message: message.address,
             self._send,
-            later=partial(app.unsent, platform, bulk=True, limit=self.BULK_READ),
+            later=self._read_bulk,
             on_first_kind=self._promote,
         )
         self.wake = self._lanes.wake
         self.look_again = self._lanes.look_again
+
+    async def _read_bulk(self, after: int) -> list[Outgoing]:
+        """Bulk messages' trips to the database wait, as their sending does, while an answer
+        is on its way: the database thread takes trips in turn, and an answer's steps would
+        queue behind them."""
+        await self.app.hush.quiet()
+        return await self.app.unsent(self.platform, after, bulk=True, limit=self.BULK_READ)
 
     async def _send(self, message: Outgoing, queue: deque[Outgoing]) -> list[Outgoing]:
         """Sends one message (with the plain texts after it, when merging; with every card
         waiting, as one summary, in a flood) and marks it.
 
         A mark the database does not take (a full disk) is tried again until it is: the
-        chat's next messages wait for it, in order, rather than the message going twice."""
+        chat's next messages wait for it, in order, rather than the message going twice. A
+        bulk message's mark waits, as its sending did, while an answer is on its way."""
         target = message.reply.edit_of
         batch = [message]
         if target is not None and any(m.reply.edit_of == target for m in queue):
@@ -202,6 +210,8 @@ class Delivery(LaneWorker):
                     delivered_as, outcome = await self._send_until_done(message)
             if flooded and outcome == "sent":
                 delivered_as, outcome = None, "merged"
+        if message.bulk:
+            await self.app.hush.quiet()
         for done in batch:
             mark = partial(self.app.mark_sent, done.id, delivered_as, outcome)
             await persistently(mark, f"marking message {done.id} sent")

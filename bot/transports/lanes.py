@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Generic, TypeVar
 
@@ -93,9 +93,14 @@ class Lanes(Woken, Generic[T]):
     ``later``, when given, reads rows that yield to the first kind (bulk messages behind
     answers): they are read only while fewer than ``BACKLOG`` rows are held, so a broadcast to
     a hundred thousand riders is never all in memory, and within a lane the first kind goes
-    ahead of them."""
+    ahead of them. The two kinds are read side by side: the first is never read behind the
+    other, whose reads may wait (bulk messages' wait for answers to pass)."""
 
     BACKLOG = 1000
+    OPEN_LATER = 32
+    """Lanes opened for rows of the kind that yields that work at once. The others wait
+    parked, in order, without a task: a topped-up backlog would otherwise start a thousand
+    lanes in one turn of the event loop, tens of milliseconds an answer waits behind."""
 
     def __init__(
         self,
@@ -125,58 +130,88 @@ class Lanes(Woken, Generic[T]):
         """The newest id already read, of each kind."""
         self._later: set[int] = set()
         """Held rows of the kind that yields."""
+        self._later_lanes: set[str] = set()
+        """Lanes opened for a row of the kind that yields: at most ``OPEN_LATER``."""
+        self._parked: OrderedDict[str, deque[T]] = OrderedDict()
+        """Lanes waiting to be opened, oldest first, with their rows."""
         self._more_later = False
         """Rows of the kind that yields were left unread for the backlog's sake."""
-        self._reread = False
+        self._reread = [False] * len(self._reads)
+        """Of each kind: the next read starts from the first id again."""
         self._idle = asyncio.Event()
         self._idle.set()
-        self._reading = asyncio.Lock()
+        self._reading = [asyncio.Lock() for _ in self._reads]
+        """One reader of each kind at a time, so nothing is queued twice."""
+        self._topping = asyncio.Event()
+        self._topper: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        super().start()
+        if len(self._reads) > 1:
+            self._topper = asyncio.create_task(self._top_up_when_woken())
 
     async def stop(self) -> None:
         await super().stop()
+        if self._topper is not None:
+            self._topper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._topper
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
     async def _round(self) -> None:
+        await self._logged(self.drain)
+
+    async def _logged(self, reading: Callable[[], Awaitable[None]]) -> None:
         try:
-            await self.drain()
+            await reading()
         except Exception as error:
             level = logging.WARNING if is_storage_failure(error) else logging.ERROR
             log.log(level, "reading the %s failed; trying again", self.name, exc_info=True)
 
     async def drain(self) -> None:
-        """Queues what is new; one reader at a time, so nothing is queued twice."""
-        async with self._reading:
-            if self._reread:
-                self._taken, self._reread = [0] * len(self._reads), False
-            await self._read_first_kind()
-            if len(self._reads) == 1:
-                return
-            while batch := await self._reads[1](self._taken[1]):
-                self._queue(batch, later=True)
-                await self._read_first_kind()
-                if len(self._holding) >= self.BACKLOG:
-                    self._more_later = True
-                    break
-            else:
-                self._more_later = False
+        """Queues the new rows of the first kind and has the backlog of the other topped up
+        beside it."""
+        async with self._reading[0]:
+            self._restart(0)
+            while batch := await self._reads[0](self._taken[0]):
+                self._queue(batch, later=False)
+        self._topping.set()
 
-    async def _read_first_kind(self) -> None:
-        """Also between two batches of the kind that yields: an answer queued meanwhile does
-        not wait for the backlog to be topped up."""
-        while batch := await self._reads[0](self._taken[0]):
-            self._queue(batch, later=False)
+    async def _top_up_when_woken(self) -> None:
+        while True:
+            await self._topping.wait()
+            self._topping.clear()
+            await self._logged(self._top_up)
+
+    async def _top_up(self) -> None:
+        """Reads the kind that yields while fewer than ``BACKLOG`` rows are held."""
+        async with self._reading[1]:
+            self._restart(1)
+            while len(self._holding) < self.BACKLOG:
+                batch = await self._reads[1](self._taken[1])
+                if not batch:
+                    self._more_later = False
+                    return
+                self._queue(batch, later=True)
+            self._more_later = True
+
+    def _restart(self, kind: int) -> None:
+        if self._reread[kind]:
+            self._taken[kind], self._reread[kind] = 0, False
 
     async def idle(self) -> None:
         """Returns once every row read so far has been worked (tests, a clean stop)."""
         await self.drain()
+        if len(self._reads) > 1:
+            await self._top_up()
         await self._idle.wait()
 
     def look_again(self) -> None:
         """Rows older than the newest read became workable (held messages released): the
         next look reads from the start."""
-        self._reread = True
+        self._reread = [True] * len(self._reads)
         self.wake.set()
 
     def _queue(self, batch: Sequence[T], *, later: bool) -> None:
@@ -187,23 +222,43 @@ class Lanes(Woken, Generic[T]):
             if ident in self._holding:
                 continue
             lane = self._lane_of(row)
+            self._held.setdefault(lane, set()).add(ident)
+            self._holding.add(ident)
+            if later:
+                self._later.add(ident)
+                self._queue_later(lane, row)
+                continue
             queue = self._lanes.get(lane)
             if queue is None:
-                self._idle.clear()
-                queue = self._lanes[lane] = deque()
-                self._held[lane] = set()
-                task = asyncio.create_task(self._work_lane(lane, queue))
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
-            if later:
-                queue.append(row)
-                self._later.add(ident)
-            else:
-                waiting = [self._ident(held) in self._later for held in queue]
-                queue.insert(waiting.index(True) if True in waiting else len(queue), row)
-                self._on_first_kind(lane)
-            self._held[lane].add(ident)
-            self._holding.add(ident)
+                queue = self._open(lane, self._parked.pop(lane, deque()))
+            waiting = [self._ident(held) in self._later for held in queue]
+            queue.insert(waiting.index(True) if True in waiting else len(queue), row)
+            self._on_first_kind(lane)
+
+    def _queue_later(self, lane: str, row: T) -> None:
+        queue = self._lanes.get(lane)
+        if queue is not None:
+            queue.append(row)
+        elif lane in self._parked or len(self._later_lanes) >= self.OPEN_LATER:
+            self._idle.clear()
+            self._parked.setdefault(lane, deque()).append(row)
+        else:
+            self._later_lanes.add(lane)
+            self._open(lane, deque([row]))
+
+    def _open(self, lane: str, rows: deque[T]) -> deque[T]:
+        self._idle.clear()
+        self._lanes[lane] = rows
+        task = asyncio.create_task(self._work_lane(lane, rows))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return rows
+
+    def _unpark(self) -> None:
+        while self._parked and len(self._later_lanes) < self.OPEN_LATER:
+            lane, rows = self._parked.popitem(last=False)
+            self._later_lanes.add(lane)
+            self._open(lane, rows)
 
     async def _work_lane(self, lane: str, queue: deque[T]) -> None:
         try:
@@ -214,17 +269,20 @@ class Lanes(Woken, Generic[T]):
                     self._holding.discard(self._ident(done))
                     self._later.discard(self._ident(done))
                 if self._more_later and len(self._holding) < self.BACKLOG // 2:
-                    self.wake.set()
+                    self._topping.set()
         except Exception:
             log.exception("%s: lane %s stopped; its rows are read again", self.name, lane)
-            self._reread = True
+            self._reread = [True] * len(self._reads)
             asyncio.get_running_loop().call_later(RETRY_FIRST_S, self.wake.set)
         finally:
             del self._lanes[lane]
             released = self._held.pop(lane)
             self._holding -= released
             self._later -= released
-            if not self._lanes:
+            self._later_lanes.discard(lane)
+            if not self._stopping:
+                self._unpark()
+            if not self._lanes and not self._parked:
                 self._idle.set()
 
 
