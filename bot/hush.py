@@ -4,16 +4,18 @@ With the platform's limits lifted (a local Bot API server, paid broadcasts), a b
 would send as fast as the event loop goes, and every step of a rider's answer (the update
 kept, handled, its reply sent) would wait its turn behind copies. Bulk senders wait here
 while an answer is on its way through the process, and a moment after, for the steps in
-between; never longer than ``LONGEST_S`` at a time, so a stream of answers slows a broadcast
-but never stops it. The wait is on the event loop's clock: it is about the machine's time,
-not the riders'.
+between. A hush holds bulk back for at most ``LONGEST_S``: when answers follow each other
+without a pause (a city's peak), bulk goes on beside them, at the share and the rates the
+gates give it, rather than every bulk step waiting a second. The wait is on the monotonic
+clock: it is about the machine's time, not the riders'.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 
 
 class Hush:
@@ -22,17 +24,22 @@ class Hush:
     after the keeping, the sending after the handling) starts within a few milliseconds."""
     LONGEST_S = 1.0
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
         self._answering = 0
         self._quiet = asyncio.Event()
         self._quiet.set()
         self._timer: asyncio.TimerHandle | None = None
+        self._since = 0.0
+        """When the hush began."""
 
     @contextlib.contextmanager
     def answering(self) -> Iterator[None]:
         """Around a step of an answer: bulk senders wait until it, and the grace after it,
         are over."""
         self._answering += 1
+        if self._quiet.is_set():
+            self._since = self._clock()
         self._quiet.clear()
         if self._timer is not None:
             self._timer.cancel()
@@ -50,7 +57,12 @@ class Hush:
             self._quiet.set()
 
     async def quiet(self) -> None:
-        """Returns once no answer is on its way, or after ``LONGEST_S``."""
+        """Returns once no answer is on its way, or once the hush is ``LONGEST_S`` old."""
+        if self._quiet.is_set():
+            return
+        left = self._since + self.LONGEST_S - self._clock()
+        if left <= 0:
+            return
         with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(self.LONGEST_S):
+            async with asyncio.timeout(left):
                 await self._quiet.wait()
