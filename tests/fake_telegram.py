@@ -84,6 +84,8 @@ class FakeTelegram(LocalServer):
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _passing: int | None = None
     """How many more messages reach their chats before the rest wait for :meth:`release`."""
+    waiting: int = 0
+    """Messages held unanswered now (see :meth:`hold`)."""
     _released: asyncio.Event = field(default_factory=asyncio.Event)
     _stopping: asyncio.Event = field(default_factory=asyncio.Event)
     webhook_host: str = ""
@@ -344,7 +346,11 @@ class FakeTelegram(LocalServer):
             if self._passing:
                 self._passing -= 1
             else:
+                async with self._changed:
+                    self.waiting += 1
+                    self._changed.notify_all()
                 await self._released.wait()
+                self.waiting -= 1
         call = Call(method, {k: v for k, v in params.items() if isinstance(v, str)})
         refusal = self._refusal(method, params)
         async with self._changed:

@@ -124,6 +124,27 @@ async def test_riders_are_answered_at_once_while_a_broadcast_drains_at_telegrams
         assert edits and "共 601" in edits[-1].text, "progress is shown as copies go out"
 
 
+async def test_a_paid_broadcast_keeps_a_round_trips_worth_of_copies_on_the_wire(
+    server: FakeTelegram, tmp_path: Path, clock: ManualClock
+) -> None:
+    """At a paid 1000 a second, copies that take a few hundred milliseconds to be answered
+    need hundreds on the wire at once: a fixed handful would cap the broadcast far below the
+    rate paid for."""
+    crowd = range(40_000, 40_400)
+    limits = Limits(overall_per_s=1000, chat_per_s=None)
+    async with telegram_bot(server, tmp_path / "data", clock, ADMIN, limits) as runner:
+        async with runner.app.db.transaction() as tx:
+            for rider in crowd:
+                await users.touch(tx, f"telegram:{rider}", runner.app.clock.now())
+        await broadcast(server, "暴雨预警")
+        server.hold(after=0)
+        await server.wait_for(lambda: server.waiting >= 100, 10)
+        server.release()
+        await server.wait_for(lambda: len(copies(server, "暴雨预警")) == len(crowd), 20)
+    sent = [call for call in server.calls if "暴雨预警" in call.text and call.chat_id != ADMIN]
+    assert all(call.params.get("allow_paid_broadcast") == "true" for call in sent)
+
+
 async def test_a_large_broadcast_is_queued_a_thousand_copies_at_a_time(app: App) -> None:
     async with app.db.transaction() as tx:
         for n in range(2500):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -133,6 +134,14 @@ class Delivery(LaneWorker):
     KEPT_FOR_ANSWERS = 4
     """Requests on the wire that bulk messages never take: an answer finds one free at once,
     whatever the platform's rate (or with none, against a local server)."""
+    ROUND_TRIP_S = 0.3
+    """A request's round trip to the platform, at worst."""
+
+    @classmethod
+    def on_the_wire(cls, overall_per_s: float) -> int:
+        """Requests on the wire at once: ``IN_FLIGHT``, or a round trip's worth of the
+        platform's rate when that is more (a paid broadcast at 1000 a second needs 300)."""
+        return max(cls.IN_FLIGHT, math.ceil(overall_per_s * cls.ROUND_TRIP_S))
 
     def __init__(
         self,
@@ -155,8 +164,9 @@ class Delivery(LaneWorker):
         """Cards one person can be sent in a minute: more waiting are a flood."""
         self._gate = RateGate(overall_per_s)
         self._share = LoopShare()
-        self._wire = asyncio.Semaphore(self.IN_FLIGHT)
-        self._bulk_wire = asyncio.Semaphore(self.IN_FLIGHT - self.KEPT_FOR_ANSWERS)
+        wire = self.on_the_wire(overall_per_s)
+        self._wire = asyncio.Semaphore(wire)
+        self._bulk_wire = asyncio.Semaphore(wire - self.KEPT_FOR_ANSWERS)
         self._lanes: Lanes[Outgoing] = Lanes(
             f"{platform} outbox",
             partial(app.unsent, platform, bulk=False),
@@ -165,6 +175,7 @@ class Delivery(LaneWorker):
             self._send,
             later=self._read_bulk,
             on_first_kind=self._promote,
+            open_later=max(Lanes.OPEN_LATER, wire),
         )
         self.wake = self._lanes.wake
         self.look_again = self._lanes.look_again

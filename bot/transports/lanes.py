@@ -98,7 +98,8 @@ class Lanes(Woken, Generic[T]):
 
     BACKLOG = 1000
     OPEN_LATER = 32
-    """Lanes opened for rows of the kind that yields that work at once. The others wait
+    """Lanes opened for rows of the kind that yields that work at once, unless told more
+    (``open_later``: what the platform's rate keeps on the wire). The others wait
     parked, in order, without a task: a topped-up backlog would otherwise start a thousand
     lanes in one turn of the event loop, tens of milliseconds an answer waits behind."""
 
@@ -111,9 +112,11 @@ class Lanes(Woken, Generic[T]):
         work: Callable[[T, deque[T]], Awaitable[list[T]]],
         later: Read[T] | None = None,
         on_first_kind: Callable[[str], None] = lambda lane: None,
+        open_later: int = OPEN_LATER,
     ) -> None:
         super().__init__()
         self.name = name
+        self._open_later = open_later
         self._on_first_kind = on_first_kind
         """Told of a lane that was given a row of the first kind while it works."""
         self._reads = [read] if later is None else [read, later]
@@ -131,7 +134,7 @@ class Lanes(Woken, Generic[T]):
         self._later: set[int] = set()
         """Held rows of the kind that yields."""
         self._later_lanes: set[str] = set()
-        """Lanes opened for a row of the kind that yields: at most ``OPEN_LATER``."""
+        """Lanes opened for a row of the kind that yields: at most ``open_later``."""
         self._parked: OrderedDict[str, deque[T]] = OrderedDict()
         """Lanes waiting to be opened, oldest first, with their rows."""
         self._more_later = False
@@ -239,7 +242,7 @@ class Lanes(Woken, Generic[T]):
         queue = self._lanes.get(lane)
         if queue is not None:
             queue.append(row)
-        elif lane in self._parked or len(self._later_lanes) >= self.OPEN_LATER:
+        elif lane in self._parked or len(self._later_lanes) >= self._open_later:
             self._idle.clear()
             self._parked.setdefault(lane, deque()).append(row)
         else:
@@ -255,7 +258,7 @@ class Lanes(Woken, Generic[T]):
         return rows
 
     def _unpark(self) -> None:
-        while self._parked and len(self._later_lanes) < self.OPEN_LATER:
+        while self._parked and len(self._later_lanes) < self._open_later:
             lane, rows = self._parked.popitem(last=False)
             self._later_lanes.add(lane)
             self._open(lane, rows)

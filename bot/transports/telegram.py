@@ -344,7 +344,9 @@ def build_bot(settings: Settings, limits: Limits) -> JsonBot:
         settings.telegram_token.value,
         base_url=settings.telegram_api_url,
         base_file_url=settings.telegram_file_url,
-        request=AiohttpRequest(2 * Delivery.IN_FLIGHT, read_timeout=SEND_TIMEOUT_S),
+        request=AiohttpRequest(
+            2 * Delivery.on_the_wire(limits.overall_per_s), read_timeout=SEND_TIMEOUT_S
+        ),
         get_updates_request=AiohttpRequest(1),
         # The overall rate is the delivery's (answers before bulk); the limiter keeps the
         # per-group limit and waits out RetryAfter.
