@@ -30,9 +30,7 @@ class RateGate:
         self, per_s: float, clock: Callable[[], float] = time.monotonic, burst_s: float = 1.0
     ) -> None:
         self._burst_s = burst_s
-        self._rate = per_s
-        self._burst = max(1.0, per_s * burst_s)
-        self._reserve = min(self.RESERVE, int(self._burst) - 1)
+        self._rated(per_s)
         self._tokens = self._burst
         self._clock = clock
         self._stamp = clock()
@@ -63,6 +61,9 @@ class RateGate:
     def set_rate(self, per_s: float) -> None:
         """From now on, ``per_s`` a second (tokens gathered so far are kept)."""
         self._hand_out()
+        self._rated(per_s)
+
+    def _rated(self, per_s: float) -> None:
         self._rate = per_s
         self._burst = max(1.0, per_s * self._burst_s)
         self._reserve = min(self.RESERVE, int(self._burst) - 1)
