@@ -52,9 +52,17 @@ class App:
     health: HealthCheck = field(init=False)
     """Called, tells whether the bot is doing its work (``/healthz``)."""
     _marks: GroupCommit[outbox.Mark] = field(init=False)
+    _bulk_marks: GroupCommit[outbox.Mark] = field(init=False)
+
+    BULK_MARKS_EVERY_S = 0.02
+    """Bulk messages' marks are committed together at most this often: a broadcast draining
+    at hundreds a second otherwise commits each copy on its own."""
 
     def __post_init__(self) -> None:
         self._marks = GroupCommit(self._write_marks)
+        self._bulk_marks = GroupCommit(
+            self._write_bulk_marks, most=256, spacing=self.BULK_MARKS_EVERY_S
+        )
         self.health = HealthCheck(self.db, self.clock, self.settings.outbox_stall)
         self.db.on_failure = self._storage_failed
         self.dispatcher.on_committed = self._queued
@@ -87,6 +95,7 @@ class App:
 
     async def close(self) -> None:
         await self._marks.flush()
+        await self._bulk_marks.flush()
         self.dispatcher.close()
         await self.db.close()
 
@@ -126,8 +135,9 @@ class App:
             await inbox.claim(tx, key, self.clock.now())
 
     async def run_due(self) -> int:
-        """Handles the timers that fell due (deadlines, digests, held pushes)."""
-        return await self.timers.run_due()
+        """Handles the timers that fell due (deadlines, digests, held pushes), each once no
+        answer is on its way."""
+        return await self.timers.run_due(self.hush.quiet)
 
     async def unsent(
         self, platform: str, after: int = 0, *, bulk: bool | None = None, limit: int = 500
@@ -136,11 +146,22 @@ class App:
             return await outbox.unsent(tx, platform, after, bulk=bulk, limit=limit)
 
     async def mark_sent(
-        self, message_id: int, delivered_as: str | None = None, outcome: str = "sent"
+        self,
+        message_id: int,
+        delivered_as: str | None = None,
+        outcome: str = "sent",
+        *,
+        bulk: bool = False,
     ) -> None:
         """A transport is done with a message; returns once that is committed (an edit of
-        the message needs its ``delivered_as``)."""
-        await self._marks.add(outbox.Mark(message_id, delivered_as, outcome))
+        the message needs its ``delivered_as``). A bulk message's mark waits for others to
+        join it, and for answers on their way to pass."""
+        mark = outbox.Mark(message_id, delivered_as, outcome)
+        await (self._bulk_marks if bulk else self._marks).add(mark)
+
+    async def _write_bulk_marks(self, marks: list[outbox.Mark]) -> None:
+        await self.hush.quiet()
+        await self._write_marks(marks)
 
     async def _write_marks(self, marks: list[outbox.Mark]) -> None:
         """A broadcast's progress moves with its copies; the progress message it queues

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
@@ -18,11 +19,25 @@ class GroupCommit(Generic[T]):
     events it answered. The batch grows with the load, so a quiet bot still commits at once.
     """
 
-    def __init__(self, write: Callable[[list[T]], Awaitable[None]], most: int = 64) -> None:
+    def __init__(
+        self,
+        write: Callable[[list[T]], Awaitable[None]],
+        most: int = 64,
+        *,
+        spacing: float = 0.0,
+        pause: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
         self._write = write
         self._most = most
         """Records one commit takes at most: the writer's lock is held that much shorter
         for whoever waits behind it (a rider's answer behind a broadcast's marks)."""
+        self._spacing = spacing
+        """Seconds at least from one commit's start to the next's. Records that need not be
+        committed at once (a broadcast's copies, hundreds a second) then go by the dozen,
+        where each would otherwise be a commit of its own as soon as the last one ended: three
+        trips to the database thread and a write of every page it touches, each time."""
+        self._pause = pause
+        self._last = -math.inf
         self._waiting: list[tuple[T, asyncio.Future[None]]] = []
         self._writer: asyncio.Task[None] | None = None
 
@@ -42,6 +57,7 @@ class GroupCommit(Generic[T]):
         batch: list[tuple[T, asyncio.Future[None]]] = []
         try:
             while self._waiting:
+                await self._spaced()
                 batch, self._waiting = self._waiting[: self._most], self._waiting[self._most :]
                 if not await self._settled(batch) and len(batch) > 1:
                     for pair in batch:
@@ -52,6 +68,13 @@ class GroupCommit(Generic[T]):
             raise
         finally:
             self._writer = None
+
+    async def _spaced(self) -> None:
+        loop = asyncio.get_running_loop()
+        left = self._last + self._spacing - loop.time()
+        if left > 0:
+            await self._pause(left)
+        self._last = loop.time()
 
     async def _settled(self, batch: list[tuple[T, asyncio.Future[None]]]) -> bool:
         """Writes a batch and tells its callers; a batch of several that fails is left

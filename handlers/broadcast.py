@@ -117,6 +117,9 @@ AHEAD = 2000
 """Copies queued ahead of delivery: enough that sending never waits for the next chunk,
 few enough that queuing a hundred thousand is spread over the broadcast instead of holding
 the database from the start (each chunk is a transaction answers would wait behind)."""
+CHUNK = 250
+"""Copies queued in one transaction: a few milliseconds of the database's time, which an
+answer arriving then waits (a thousand took ten to fifteen)."""
 LOOK_AGAIN = timedelta(seconds=1)
 
 
@@ -145,6 +148,7 @@ async def queue_chunk(ctx: Context, broadcast_id: int, after: str) -> str:
         DEFAULT_LANG,
         ctx.now,
         after=after,
+        limit=CHUNK,
     )
     if last is not None:
         payload = {"id": broadcast_id, "after": last}

@@ -76,6 +76,10 @@ HANDLERS: dict[str, Handler] = {
 }
 
 
+async def _at_once() -> None:
+    return None
+
+
 class TimerRunner:
     def __init__(self, db: Database, settings: Settings, clock: Clock, catalog: Catalog) -> None:
         self._db = db
@@ -101,8 +105,10 @@ class TimerRunner:
             await digest.ensure(ctx)
             await housekeeping.ensure(ctx)
 
-    async def run_due(self) -> int:
-        """Handles every timer due by now; returns how many."""
+    async def run_due(self, before_each: Callable[[], Awaitable[None]] = _at_once) -> int:
+        """Handles every timer due by now; returns how many. Each waits for ``before_each``
+        first: timers are the bot's own work (a broadcast's next chunk, a digest), and a
+        rider's answer on its way goes before them."""
         handled = 0
         while True:
             async with self._db.transaction() as tx:
@@ -110,6 +116,7 @@ class TimerRunner:
             if not batch:
                 return handled
             for timer in batch:
+                await before_each()
                 await self._run_one(timer)
                 handled += 1
 

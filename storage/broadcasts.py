@@ -66,8 +66,8 @@ async def queue_copies(
     default_lang: str,
     now: datetime,
     *,
-    after: str = "",
-    limit: int = 1000,
+    after: str,
+    limit: int,
 ) -> str | None:
     """Queues the next ``limit`` copies (user ids after ``after``) in one statement, each in
     its reader's language (``payloads``: language → the copy's outbox payload); returns the

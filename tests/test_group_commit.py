@@ -66,3 +66,27 @@ async def test_flush_waits_for_what_was_added() -> None:
 
 async def _divide_by_zero(records: list[int]) -> None:
     raise ZeroDivisionError(records)
+
+
+async def test_spaced_commits_take_together_what_arrives_between_them() -> None:
+    commits: list[list[int]] = []
+    pauses: list[float] = []
+    paused, resume = asyncio.Event(), asyncio.Event()
+
+    async def write(records: list[int]) -> None:
+        commits.append(records)
+
+    async def pause(seconds: float) -> None:
+        pauses.append(seconds)
+        paused.set()
+        await resume.wait()
+
+    group = GroupCommit(write, spacing=5.0, pause=pause)
+    await group.add(1)
+    rest = [asyncio.create_task(group.add(n)) for n in (2, 3, 4)]
+    await paused.wait()
+    assert commits == [[1]]
+    assert 4.9 < pauses[0] <= 5.0
+    resume.set()
+    await asyncio.gather(*rest)
+    assert commits == [[1], [2, 3, 4]]

@@ -221,10 +221,8 @@ class Delivery(LaneWorker):
                     delivered_as, outcome = await self._send_until_done(message)
             if flooded and outcome == "sent":
                 delivered_as, outcome = None, "merged"
-        if message.bulk:
-            await self.app.hush.quiet()
         for done in batch:
-            mark = partial(self.app.mark_sent, done.id, delivered_as, outcome)
+            mark = partial(self.app.mark_sent, done.id, delivered_as, outcome, bulk=done.bulk)
             await persistently(mark, f"marking message {done.id} sent")
             if outcome != "held":
                 await self._forget_export(done.reply)
