@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from handlers.registry import build_registry
 from handlers.timers import TimerRunner
 from storage import branches, broadcasts, inbox, outbox, users
 from storage.db import Database, StorageUnavailable, Tx
+from storage.priority_lock import yielding
 
 log = logging.getLogger(__name__)
 
@@ -137,13 +139,16 @@ class App:
     async def run_due(self) -> int:
         """Handles the timers that fell due (deadlines, digests, held pushes), each once no
         answer is on its way."""
-        return await self.timers.run_due(self.hush.quiet)
+        with yielding():
+            return await self.timers.run_due(self.hush.quiet)
 
     async def unsent(
         self, platform: str, after: int = 0, *, bulk: bool | None = None, limit: int = 500
     ) -> list[Outgoing]:
-        async with self.db.reading() as tx:
-            return await outbox.unsent(tx, platform, after, bulk=bulk, limit=limit)
+        """Bulk messages' reads take their turn at the database after riders' work."""
+        with yielding() if bulk else contextlib.nullcontext():
+            async with self.db.reading() as tx:
+                return await outbox.unsent(tx, platform, after, bulk=bulk, limit=limit)
 
     async def mark_sent(
         self,
@@ -161,15 +166,16 @@ class App:
 
     async def _write_bulk_marks(self, marks: list[outbox.Mark]) -> None:
         await self.hush.quiet()
-        await self._write_marks(marks)
+        with yielding():
+            await self._write_marks(marks)
 
     async def _write_marks(self, marks: list[outbox.Mark]) -> None:
         """A broadcast's progress moves with its copies; the progress message it queues
         goes out at once."""
         queued = False
-        async with self.db.transaction() as tx:
-            now = self.clock.now()
-            for tally in await broadcasts.settle(tx, marks, now):
+        now = self.clock.now()
+        async with self.db.transaction_from(broadcasts.settling(marks, now)) as (tx, tallies):
+            for tally in tallies:
                 queued |= await broadcast.on_delivery(tx, self.catalog, tally, now)
         if queued and self.on_queued is not None:
             self.on_queued()

@@ -10,12 +10,12 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from storage import outbox
-from storage.db import IN_LIST, Tx, as_list, fetch_all, fetch_one, on_thread
+from storage.db import IN_LIST, Tx, as_list, fetch_all, fetch_one
 from storage.timefmt import to_db
 
 PARTY_STATUSES = ("member", "probationary")
@@ -165,18 +165,19 @@ class Tally:
         return sum(self.counts.values())
 
 
-async def settle(tx: Tx, marks: Sequence[outbox.Mark], now: datetime) -> list[Tally]:
-    """Counts the broadcast copies among ``marks``, then marks every message done with, all
-    in one trip: a broadcast's copies are marked by the thousand a second."""
-    return await on_thread(tx, _settle_in, marks, now)
+def settling(
+    marks: Sequence[outbox.Mark], now: datetime
+) -> Callable[[sqlite3.Connection], list[Tally]]:
+    """Counts the broadcast copies among ``marks``, then marks every message done with: the
+    opening of a transaction (:meth:`storage.db.Database.transaction_from`), in the trip
+    of its BEGIN, since a broadcast's copies are marked by the thousand a second."""
 
+    def settle(conn: sqlite3.Connection) -> list[Tally]:
+        tallies = _count_copies_in(conn, marks)
+        outbox.mark_sent_in(conn, marks, now)
+        return tallies
 
-def _settle_in(
-    conn: sqlite3.Connection, marks: Sequence[outbox.Mark], now: datetime
-) -> list[Tally]:
-    tallies = _count_copies_in(conn, marks)
-    outbox.mark_sent_in(conn, marks, now)
-    return tallies
+    return settle
 
 
 def _count_copies_in(conn: sqlite3.Connection, marks: Sequence[outbox.Mark]) -> list[Tally]:

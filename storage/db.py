@@ -17,6 +17,7 @@ import aiosqlite
 
 from storage.checkpoints import Checkpoints
 from storage.migrations import MIGRATIONS
+from storage.priority_lock import PriorityLock
 
 Tx = aiosqlite.Connection
 
@@ -132,14 +133,15 @@ def _locked(path: Path) -> IO[str]:
 class Database:
     """Wraps one connection; every write goes through :meth:`transaction`.
 
-    The asyncio lock keeps this process to one writer at a time; ``BEGIN IMMEDIATE`` with a
+    The lock keeps this process to one writer at a time, riders' work first (work that can
+    wait runs in :func:`storage.priority_lock.yielding`); ``BEGIN IMMEDIATE`` with a
     busy timeout does the same between processes, so a command-line process writing beside
     the bot waits instead of failing.
     """
 
     def __init__(self, conn: aiosqlite.Connection, path: Path) -> None:
         self._conn = conn
-        self._lock = asyncio.Lock()
+        self._lock = PriorityLock()
         self.path = path
         self.failures = 0
         """Writes that failed for the storage's sake since the last one that succeeded."""
