@@ -16,6 +16,7 @@ from bot.group_commit import GroupCommit
 from bot.health import HealthCheck
 from bot.hush import Hush
 from bot.i18n import Catalog, catalog
+from bot.interpreter import hand_over_quickly
 from bot.memory import keep_large_blocks_apart
 from handlers import actions, afterwards, broadcast
 from handlers.actions import Role
@@ -87,6 +88,7 @@ class App:
                 f"cannot use {settings.data_dir}: {bad.strerror or bad}"
             ) from None
         keep_large_blocks_apart()
+        hand_over_quickly()
         chosen_clock = clock or SystemClock()
         db = await Database.open(settings.db_path)
         messages = catalog()
