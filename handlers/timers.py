@@ -76,10 +76,6 @@ HANDLERS: dict[str, Handler] = {
 }
 
 
-async def _at_once() -> None:
-    return None
-
-
 class TimerRunner:
     def __init__(self, db: Database, settings: Settings, clock: Clock, catalog: Catalog) -> None:
         self._db = db
@@ -105,7 +101,7 @@ class TimerRunner:
             await digest.ensure(ctx)
             await housekeeping.ensure(ctx)
 
-    async def run_due(self, before_each: Callable[[], Awaitable[None]] = _at_once) -> int:
+    async def run_due(self, before_each: Callable[[], Awaitable[None]]) -> int:
         """Handles every timer due by now; returns how many. Each waits for ``before_each``
         first: timers are the bot's own work (a broadcast's next chunk, a digest), and a
         rider's answer on its way goes before them."""

@@ -15,7 +15,6 @@ import contextlib
 from collections import deque
 from collections.abc import Iterator
 from contextvars import ContextVar
-from types import TracebackType
 
 _YIELDING: ContextVar[bool] = ContextVar("yielding", default=False)
 
@@ -58,12 +57,7 @@ class PriorityLock:
                 queue.remove(turn)
             raise
 
-    async def __aexit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        trace: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *_: object) -> None:
         self._hand_on()
 
     def _hand_on(self) -> None:
